@@ -1,0 +1,168 @@
+"""The learner's environment: quiet TensorFlow import, seeds, fast mode, devices, and the [OK]/[FAIL] report."""
+from __future__ import annotations
+
+import importlib.metadata as metadata
+import os
+import platform
+import random
+import sys
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from packaging.requirements import Requirement
+from packaging.specifiers import SpecifierSet
+
+PACKAGE = "bigmodel-lessons"
+DEFAULT_SEED = 42
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+@contextmanager
+def _muted_stderr_fd():
+    """Silence C++ log lines written straight to file descriptor 2 (TensorFlow's start-up banner)."""
+    try:
+        saved = os.dup(2)
+    except OSError:  # no real stderr (some embedded interpreters)
+        yield
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        sys.stderr.flush()
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(devnull)
+        os.close(saved)
+
+
+def quiet_tensorflow():
+    """Import TensorFlow and Keras with their start-up log noise turned down; return ``keras``."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+    if "tensorflow" not in sys.modules:
+        with _muted_stderr_fd():
+            import tensorflow as tf
+
+            tf.config.list_physical_devices()  # the CUDA probe logs here, once
+        tf.get_logger().setLevel("ERROR")
+    import keras
+
+    return keras
+
+
+def fast_mode(override: bool | None = None) -> bool:
+    """Short training for CI and quick looks.
+
+    The notebook's ``parameters`` cell wins (``FAST = True``/``False``); ``FAST = None`` follows the
+    ``BIGMODEL_FAST`` environment variable (1/0), and full-length training is the default.
+    """
+    if override is not None:
+        return bool(override)
+    value = os.environ.get("BIGMODEL_FAST", "").strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ValueError(f"BIGMODEL_FAST must be 1 or 0, got {value!r}; unset it for full-length training.")
+
+
+def seed_everything(seed: int = DEFAULT_SEED) -> int:
+    """Seed Python, NumPy and Keras/TensorFlow so a notebook re-runs the same way."""
+    import numpy as np
+
+    random.seed(seed)
+    np.random.seed(seed)
+    quiet_tensorflow().utils.set_random_seed(seed)
+    return seed
+
+
+def gpu_devices() -> list[str]:
+    """Names of the GPUs TensorFlow can see (empty on a CPU-only machine)."""
+    quiet_tensorflow()
+    import tensorflow as tf
+
+    return [d.name for d in tf.config.list_physical_devices("GPU")]
+
+
+def use_gpu() -> bool:
+    """The one switch chapters use for the GPU path: True when TensorFlow sees a GPU."""
+    return bool(gpu_devices())
+
+
+@dataclass
+class Report:
+    """Result of :func:`check_environment`: the printed lines and how many requirements failed."""
+
+    lines: list[str] = field(default_factory=list)
+    failed: int = 0
+
+    def add(self, ok: bool | None, text: str) -> None:
+        tag = {True: "[OK]  ", False: "[FAIL]", None: "[INFO]"}[ok]
+        self.failed += ok is False
+        self.lines.append(f"{tag} {text}")
+
+    def __str__(self) -> str:
+        return "\n".join(self.lines)
+
+
+def requirements() -> list[Requirement]:
+    """The package's runtime requirements, read from its installed metadata (pyproject.toml)."""
+    reqs = [Requirement(r) for r in metadata.requires(PACKAGE) or []]
+    return [r for r in reqs if r.marker is None or r.marker.evaluate({"extra": ""})]
+
+
+def _install_command(req: Requirement) -> str:
+    return f'{sys.executable} -m pip install "{req}"'
+
+
+def _check_requirement(report: Report, req: Requirement) -> None:
+    try:
+        installed = metadata.version(req.name)
+    except metadata.PackageNotFoundError:
+        report.add(False, f"{req.name}: not installed; fix with: {_install_command(req)}")
+        return
+    ok = req.specifier.contains(installed, prereleases=True)
+    fix = "" if ok else f"; fix with: {_install_command(req)}"
+    report.add(ok, f"{req.name} {installed} (needs {req.specifier or 'any'}){fix}")
+
+
+def check_environment(reqs: list[Requirement] | None = None) -> Report:
+    """Build the environment report: Python and packages against the requirements, backend, devices, data, fast mode."""
+    report = Report()
+    try:
+        wanted_python = SpecifierSet(metadata.metadata(PACKAGE)["Requires-Python"] or "")
+        reqs = requirements() if reqs is None else reqs
+    except metadata.PackageNotFoundError:
+        report.add(False, f"{PACKAGE} is not installed; fix with: make setup  (or: pip install -e .)")
+        return report
+    py = platform.python_version()
+    report.add(wanted_python.contains(py), f"Python {py} (needs {wanted_python})")
+    for req in reqs:
+        _check_requirement(report, req)
+    if report.failed:
+        return report  # the rest needs the requirements
+    backend = quiet_tensorflow().backend.backend()
+    report.add(backend == "tensorflow", f"Keras backend: {backend}"
+               + ("" if backend == "tensorflow" else "; fix with: export KERAS_BACKEND=tensorflow"))
+    gpus = gpu_devices()
+    report.add(None, f"Device: {', '.join(gpus)} (GPU)" if gpus else "Device: CPU only (fine for every chapter)")
+    from . import data
+
+    for name, where in data.planned_sources().items():
+        report.add(None, f"Data {name}: {where}")
+    report.add(None, f"Fast mode: {'on' if fast_mode() else 'off'} (BIGMODEL_FAST={os.environ.get('BIGMODEL_FAST', '')!r})")
+    return report
+
+
+def start(fast: bool | None = None, seed: int = DEFAULT_SEED) -> bool:
+    """First cell of every notebook: resolve fast mode, seed everything, apply the plot style; return fast mode."""
+    from .plots import use_course_style
+
+    fast = fast_mode(fast)
+    seed_everything(seed)
+    use_course_style()
+    device = "GPU" if use_gpu() else "CPU"
+    print(f"Fast mode: {'on' if fast else 'off'} · seed {seed} · Keras {quiet_tensorflow().__version__} on {device}")
+    return fast

