@@ -189,6 +189,11 @@ def _idx_files(folder: Path | None, key_prefix: str) -> dict[str, Path]:
     return {f"{key_prefix}/{name}": folder / name for name in IDX_FILES}
 
 
+def _read_idx_pair(files: dict[str, Path]) -> tuple:
+    images, labels = (read_idx(p) for p in files.values())
+    return images, labels
+
+
 def _read_idx_set(files: dict[str, Path]) -> tuple:
     x_train, y_train, x_test, y_test = (read_idx(p) for p in files.values())
     return (x_train, y_train), (x_test, y_test)
@@ -287,6 +292,12 @@ def _candidates() -> dict[str, list[Candidate]]:
                       note="OFFLINE SAMPLE: 4,000 train / 1,000 test digits from the 60,000-image training "
                            "set, not the full MNIST; expect lower accuracy than published results"),
         ],
+        "mnist_official_test": [
+            Candidate("Keras cache", lambda: {"mnist.npz": keras_cache() / "mnist.npz"},
+                      lambda files: _read_mnist_npz(files)[1], download=_keras_download("mnist.npz")),
+            Candidate(f"${DATA_DIR_ENV}", lambda: {k: v for k, v in _idx_files(_sub(root, "mnist"), "mnist").items()
+                                                   if "t10k" in k}, _read_idx_pair),
+        ],
         "fashion_mnist": [
             Candidate("Keras cache", lambda: _idx_files(fashion_cache, "fashion-mnist"), _read_idx_set,
                       download=lambda: [_keras_download(n, "datasets/fashion-mnist")() for n in IDX_FILES]),
@@ -312,7 +323,7 @@ def _candidates() -> dict[str, list[Candidate]]:
     }
 
 
-DATASETS = ("mnist", "fashion_mnist", "california_housing")
+DATASETS = ("mnist", "mnist_official_test", "fashion_mnist", "california_housing")
 
 
 def _check_name(name: str) -> None:
@@ -356,6 +367,12 @@ def _load(name: str) -> tuple:
 def load_mnist():
     """MNIST digits as ``(X_train, y_train), (X_test, y_test), source``; images uint8 (n, 28, 28), labels uint8."""
     return _load("mnist")
+
+
+def load_mnist_official_test():
+    """The official 10,000-image MNIST test set as ``X_test, y_test, source`` (no pip package ships it:
+    raises :class:`DataError` when neither the Keras cache nor ``$BIGMODEL_DATA_DIR`` has it)."""
+    return _load("mnist_official_test")
 
 
 def load_fashion_mnist():

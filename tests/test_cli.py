@@ -15,7 +15,7 @@ def test_check_command_exits_zero_in_the_course_environment():
 def test_data_info_prints_every_dataset(capsys):
     assert main(["data", "info"]) == 0
     out = capsys.readouterr().out
-    assert all(name in out for name in ("mnist", "fashion_mnist", "california_housing"))
+    assert all(name in out for name in ("mnist", "mnist_official_test", "fashion_mnist", "california_housing"))
 
 
 @pytest.mark.parametrize("argv, message", [

@@ -69,6 +69,21 @@ def test_corrupt_cached_file_is_refused_with_file_checksum_and_command(offline):
     assert "bigmodel-lessons data fetch mnist" in message
 
 
+def test_official_test_set_without_any_source_says_how_to_get_it(offline):
+    with pytest.raises(data.DataError, match="bigmodel-lessons data fetch mnist_official_test"):
+        data.load_mnist_official_test()
+
+
+@pytest.mark.skipif(not (SHARED / "mnist").exists(), reason="needs ../shared/data")
+def test_official_test_set_from_the_shared_folder(offline, monkeypatch, capsys):
+    monkeypatch.setenv("BIGMODEL_DATA_DIR", str(SHARED))
+    X_test, y_test, source = data.load_mnist_official_test()
+    assert X_test.shape == (10000, 28, 28) and np.bincount(y_test).sum() == 10000
+    assert source.origin == "$BIGMODEL_DATA_DIR"
+    data.load_mnist()  # the shared folder has no training files: say so, then use the sample
+    assert "has only part of the files" in capsys.readouterr().out
+
+
 def test_data_dir_that_does_not_exist_is_an_error(monkeypatch, tmp_path):
     monkeypatch.setenv("BIGMODEL_DATA_DIR", str(tmp_path / "missing"))
     with pytest.raises(data.DataError, match="is not a folder"):
@@ -76,7 +91,7 @@ def test_data_dir_that_does_not_exist_is_an_error(monkeypatch, tmp_path):
 
 
 def test_unknown_dataset_lists_the_valid_names():
-    with pytest.raises(ValueError, match="mnist, fashion_mnist, california_housing"):
+    with pytest.raises(ValueError, match="mnist, mnist_official_test, fashion_mnist, california_housing"):
         data.fetch(["imagenet"])
 
 
