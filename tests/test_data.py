@@ -1,4 +1,5 @@
 import gzip
+import os
 from pathlib import Path
 
 import joblib
@@ -9,7 +10,7 @@ from sklearn.datasets import fetch_california_housing
 
 from bigmodel_lessons import data
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+SHARED = Path(os.environ.get("BIGMODEL_DATA_DIR") or Path(__file__).resolve().parents[2] / "shared" / "data")
 # The first rows of the raw 1990 census file (cal_housing.csv), for machines without the shared copy.
 RAW_ROWS = """longitude,latitude,housing_median_age,total_rooms,total_bedrooms,population,households,median_income,median_house_value
 -122.230000,37.880000,41.000000,880.000000,129.000000,322.000000,126.000000,8.325200,452600.000000
