@@ -17,8 +17,8 @@ $(STAMP): pyproject.toml constraints.txt
 
 setup: $(STAMP)
 
-lab: setup  ## JupyterLab on the start notebook
-	$(BIN)/jupyter lab notebooks/00_start_here.ipynb
+lab: setup  ## JupyterLab on the start notebook (as root, e.g. in a container, Jupyter needs --allow-root)
+	$(BIN)/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root) notebooks/00_start_here.ipynb
 
 test: setup  ## unit tests, nbval over every notebook, papermill fast runs, hygiene checks
 	BIGMODEL_FAST=1 $(BIN)/python -m pytest

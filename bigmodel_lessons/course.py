@@ -24,7 +24,7 @@ CELL_TIMEOUT_S = 1800
 NOTEBOOK_TIMEOUT_S = {True: 900, False: 3 * 3600}  # fast mode, full mode
 
 
-def record_metric(name: str, value: float) -> float:
+def record_metric(name: str, value: float) -> None:
     """Record a notebook's key result (printed, and saved for ``make course`` and the tests)."""
     if isinstance(value, bool) or not isinstance(value, Real):
         raise TypeError(f"record_metric({name!r}, ...) needs a real number, got {type(value).__name__}.")
@@ -35,7 +35,6 @@ def record_metric(name: str, value: float) -> float:
         metrics = json.loads(Path(path).read_text()) if Path(path).exists() else {}
         metrics[name] = value if math.isfinite(value) else str(value)
         Path(path).write_text(json.dumps(metrics, indent=2, sort_keys=True))
-    return value
 
 
 @dataclass
@@ -66,7 +65,7 @@ def run_notebook(ch: Chapter, out_dir: Path = OUT_DIR, fast: bool = True) -> Res
     target = out_dir / ch.notebook
     metrics_file = out_dir / f"{ch.stem}.metrics.json"
     metrics_file.unlink(missing_ok=True)
-    env = {**os.environ, METRICS_ENV: str(metrics_file.resolve()), "BIGMODEL_STATIC": "1", "MPLBACKEND": "Agg",
+    env = {**os.environ, METRICS_ENV: str(metrics_file.resolve()), "BIGMODEL_STATIC": "1",
            "BIGMODEL_FAST": "1" if fast else "0"}
     cmd = [sys.executable, "-m", "bigmodel_lessons.course", str(NOTEBOOK_DIR / ch.notebook), str(target),
            "1" if fast else "0"]

@@ -83,6 +83,6 @@ def normalise(path: Path) -> None:
     from nbclient import NotebookClient
 
     nb = nbformat.read(path, as_version=4)
-    os.environ.update(BIGMODEL_FAST="1", BIGMODEL_STATIC="1", MPLBACKEND="Agg")
+    os.environ.update(BIGMODEL_FAST="1", BIGMODEL_STATIC="1")
     NotebookClient(nb, timeout=1800, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}).execute()
     nbformat.write(clean(nb), path)
