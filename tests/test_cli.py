@@ -12,6 +12,14 @@ def test_check_command_exits_zero_in_the_course_environment():
     assert "[OK]   keras" in proc.stdout and "[FAIL]" not in proc.stdout
 
 
+def test_check_command_exits_non_zero_on_a_failed_requirement(monkeypatch, capsys):
+    from packaging.requirements import Requirement
+
+    monkeypatch.setattr("bigmodel_lessons.env.requirements", lambda: [Requirement("numpy>=999")])
+    assert main(["check"]) == 1
+    assert "[FAIL] numpy" in capsys.readouterr().out
+
+
 def test_data_info_prints_every_dataset(capsys):
     assert main(["data", "info"]) == 0
     out = capsys.readouterr().out
