@@ -82,11 +82,15 @@ def _find(key: str) -> Exercise:
 def check(key: str, answer: Any) -> None:
     """Print ✓ if ``answer`` solves exercise ``key`` ("<notebook>.<exercise>"), else ✗ and a hint."""
     ex = _find(key)
+    unanswered = f"✗ {key}: no answer yet — replace the TODO in the cell above. Hint: {ex.hint}"
     if answer is None or answer is Ellipsis:
-        print(f"✗ {key}: no answer yet — replace the TODO in the cell above. Hint: {ex.hint}")
+        print(unanswered)
         return
     try:
         ok = ex.is_correct(answer)
+    except NotImplementedError:  # a function stub from a student copy
+        print(unanswered)
+        return
     except Exception as err:  # the learner's code raised: report it, never crash the notebook
         print(f"✗ {key}: your answer raised {type(err).__name__}: {err}. Hint: {ex.hint}")
         return

@@ -27,7 +27,8 @@ def solution_stub(source: str) -> str:
     lines = ["# TODO: your answer here (this cell was a solution; instructors: see the full notebook)"]
     for node in ast.parse(source).body:
         if isinstance(node, ast.FunctionDef):
-            lines += [f"def {node.name}({ast.unparse(node.args)}):", "    # TODO: your code here", "    ..."]
+            lines += [f"def {node.name}({ast.unparse(node.args)}):",
+                      '    raise NotImplementedError("TODO: your code here")']
         elif isinstance(node, (ast.Assign, ast.AnnAssign)):
             targets = node.targets if isinstance(node, ast.Assign) else [node.target]
             lines += [f"{n.id} = None" for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)]

@@ -1,7 +1,9 @@
 """Student copies: solutions become TODO stubs, and the notebook still runs, reporting ✗."""
 import nbformat
 import papermill
+import pytest
 
+from bigmodel_lessons.exercises import check, exercise
 from bigmodel_lessons.notebooks import solution_stub, student_copy, tags, write_student_copies
 
 
@@ -9,8 +11,17 @@ def test_stub_keeps_names_and_signatures():
     stub = solution_stub("import numpy as np\nanswer = 3\na, b = 1, 2\ndef f(x, y=1):\n    return x\n")
     namespace = {}
     exec(stub, namespace)
-    assert namespace["answer"] is None and namespace["a"] is None and namespace["f"](1) is None
-    assert "TODO" in stub and "return x" not in stub
+    assert namespace["answer"] is None and namespace["a"] is None and "return x" not in stub
+    with pytest.raises(NotImplementedError, match="TODO"):
+        namespace["f"](1)
+
+
+def test_function_stub_reports_no_answer_yet(capsys):
+    exercise("00_start_here.test_function_stub", compare=lambda fn: fn(2) == 4, hint="square it")
+    namespace = {}
+    exec(solution_stub("def square(x):\n    return x * x\n"), namespace)
+    check("00_start_here.test_function_stub", namespace["square"])
+    assert "no answer yet" in capsys.readouterr().out
 
 
 def test_student_copies_have_no_solutions(tmp_path):
