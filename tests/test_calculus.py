@@ -1,0 +1,101 @@
+"""Chapter 02 helpers: finite differences, relative error, GradientTape, the loss surface, and the exercises."""
+import math
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from bigmodel_lessons import check
+from bigmodel_lessons.calculus import (bowl_gradient, bowl_loss, descend, forward_difference, numerical_derivative,
+                                       numerical_gradient, relative_error, tape_gradient)
+from bigmodel_lessons.scratch import SGD
+
+STEM = "02_math_foundations"
+
+
+def test_central_difference_beats_forward_difference():
+    cube = lambda x: x * x * x  # noqa: E731
+    assert abs(numerical_derivative(cube, 2.0) - 12) < 1e-8
+    assert abs(forward_difference(cube, 2.0, 1e-5) - 12) > 1e-5  # error ≈ 6h
+
+
+def test_numerical_gradient_matches_the_analytic_gradient_and_restores_x():
+    A = np.array([[2.0, 1.0], [1.0, 3.0]])
+    x = np.array([0.5, -1.5])
+    grad = numerical_gradient(lambda v: 0.5 * v @ A @ v, x)
+    assert relative_error(grad, A @ x) < 1e-9
+    assert x.tolist() == [0.5, -1.5]
+    assert numerical_gradient(lambda v: 0.5 * v @ A @ v, x, indices=[1]).tolist() == pytest.approx([(A @ x)[1]])
+
+
+def test_numerical_gradient_needs_floats():
+    with pytest.raises(ValueError, match="float array.*int"):
+        numerical_gradient(lambda v: float(v.sum()), np.array([1, 2]))
+
+
+def test_relative_error_is_scale_free():
+    a = np.array([1.0, -2.0, 3.0])
+    assert relative_error(a, a) == 0.0
+    assert relative_error(a, -a) == 1.0
+    assert relative_error(1e-9 * a, 1e-9 * a * (1 + 1e-6)) == pytest.approx(5e-7, rel=1e-3)
+    assert relative_error(np.zeros(3), np.zeros(3)) == 0.0
+    with pytest.raises(ValueError, match=r"\(3,\) and \(2,\)"):
+        relative_error(a, a[:2])
+
+
+def test_tape_gradient_is_tensorflows_derivative():
+    x = np.array([0.3, -1.2, 2.0])
+    assert relative_error(tape_gradient(lambda t: tf.reduce_sum(tf.sin(t) * t), x), np.cos(x) * x + np.sin(x)) < 1e-12
+
+
+def test_bowl_gradient_and_the_stability_limit_of_gradient_descent():
+    w = np.array([-4.0, 1.5])
+    assert relative_error(bowl_gradient(w), numerical_gradient(bowl_loss, w.copy())) < 1e-9
+    stable = descend(bowl_gradient, w, SGD(0.15), 100)
+    unstable = descend(bowl_gradient, w, SGD(0.21), 100)
+    assert stable.shape == (101, 2) and bowl_loss(stable[-1]) < 1e-6
+    assert bowl_loss(unstable[-1]) > 1e3  # lr > 2/10 diverges along the steep axis
+
+
+@pytest.mark.parametrize("name, right, wrong", [
+    ("sigmoid_of_3", 1 / (1 + math.exp(-3)), 0.9502),
+    ("mse_example", 0.31, 0.1667),
+    ("adam_first_step", (0.5, 0.25), (0.05, 0.00025)),  # wrong: no bias correction
+    ("f1_score", 2 / 3, 0.75),  # wrong: the arithmetic mean
+])
+def test_spot_the_bug_numbers(capsys, name, right, wrong):
+    check(f"{STEM}.{name}", right)
+    check(f"{STEM}.{name}", wrong)
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("✓") and out[1].startswith("✗")
+
+
+def _naive_cross_entropy(y, p):
+    return -np.mean(y * np.log(p) + (1 - y) * np.log(1 - p))
+
+
+def _clipped_cross_entropy(y, p):
+    p = np.clip(p, 1e-7, 1 - 1e-7)
+    return -np.mean(y * np.log(p) + (1 - y) * np.log(1 - p))
+
+
+def _naive_softmax(z):
+    return np.exp(z) / np.exp(z).sum(axis=-1, keepdims=True)
+
+
+def _stable_softmax(z):
+    e = np.exp(z - z.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+@pytest.mark.parametrize("name, right, wrong", [
+    ("safe_cross_entropy", _clipped_cross_entropy, _naive_cross_entropy),
+    ("sigmoid_bce_gradient", lambda z, y: 1 / (1 + np.exp(-z)) - y, lambda z, y: 1 - 2 / (1 + np.exp(-z)) - y),
+    ("stable_softmax", _stable_softmax, _naive_softmax),
+])
+def test_spot_the_bug_functions(capsys, name, right, wrong):
+    with np.errstate(all="ignore"):
+        check(f"{STEM}.{name}", right)
+        check(f"{STEM}.{name}", wrong)
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("✓") and out[1].startswith("✗")
