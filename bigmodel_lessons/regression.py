@@ -53,6 +53,11 @@ def mse_gradient(x: np.ndarray, y: np.ndarray, w: float, b: float) -> tuple[floa
     return 2 * np.mean(error * x), 2 * np.mean(error)
 
 
+def _design_matrix(x: np.ndarray) -> np.ndarray:
+    """A = [x, 1]: the line's inputs, so that A·[w, b] = w·x + b."""
+    return np.column_stack([x, np.ones_like(x)])
+
+
 def gradient_descent(X, y, lr: float, num_epochs: int) -> LineFit:
     """Full-batch gradient descent on the MSE from w = b = 0, on ``X`` exactly as given (no scaling).
 
@@ -76,7 +81,7 @@ def largest_stable_lr(X) -> float:
     an eigenvector of H by (1 − lr·λ); that stays below 1 in size only while lr < 2/λ_max(H).
     """
     x = np.asarray(X, dtype=float).reshape(len(X), -1)[:, 0]
-    A = np.column_stack([x, np.ones_like(x)])
+    A = _design_matrix(x)
     return float(1 / np.linalg.eigvalsh(A.T @ A / len(x)).max())
 
 
@@ -103,7 +108,7 @@ def fit_line_numpy(X, y, lr: float = 0.1, num_epochs: int = 100) -> LineFit:
 def fit_line_normal_equation(X, y) -> LineFit:
     """The closed form: solve (AᵀA)·[w, b] = Aᵀy with A = [x, 1]."""
     x, y = _one_feature(X, y)
-    A = np.column_stack([x, np.ones_like(x)])
+    A = _design_matrix(x)
     w, b = np.linalg.solve(A.T @ A, A.T @ y)
     return LineFit("normal equation", float(w), float(b), np.array([]))
 
@@ -112,7 +117,7 @@ def standard_errors(X, y, fit: LineFit) -> tuple[float, float]:
     """How far noise alone moves a least-squares w and b: the square roots of the diagonal of σ̂²·(AᵀA)⁻¹,
     with σ̂² = sum of squared residuals / (n − 2)."""
     x, y = _one_feature(X, y)
-    A = np.column_stack([x, np.ones_like(x)])
+    A = _design_matrix(x)
     noise_variance = np.sum((y - fit.w * x - fit.b) ** 2) / (len(x) - 2)
     se_w, se_b = np.sqrt(np.diag(noise_variance * np.linalg.inv(A.T @ A)))
     return float(se_w), float(se_b)
