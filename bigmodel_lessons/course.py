@@ -1,7 +1,9 @@
 """Run the course headless: every notebook through papermill, with its recorded metrics in one table.
 
-Notebooks call :func:`record_metric` for their key results; the runner points ``BIGMODEL_METRICS_FILE`` at a
-JSON file beside each executed notebook, and the kernel writes the metrics there.
+Notebooks call :func:`record_metric` for their key results, and ``check`` calls :func:`record_check`; the
+runner points ``BIGMODEL_METRICS_FILE`` and ``BIGMODEL_CHECKS_FILE`` at JSON files beside each executed
+notebook, and the kernel writes them. :func:`problems` judges one run against the chapter's ``expect`` ranges
+and the memory limit; ``make course`` and the test suite share it.
 """
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ import math
 import os
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from numbers import Real
@@ -18,10 +21,19 @@ from pathlib import Path
 from .chapters import Chapter, chapter, ready_chapters
 
 METRICS_ENV = "BIGMODEL_METRICS_FILE"
+CHECKS_ENV = "BIGMODEL_CHECKS_FILE"
 NOTEBOOK_DIR = Path(__file__).resolve().parent.parent / "notebooks"
 OUT_DIR = Path("build/executed")
 CELL_TIMEOUT_S = 1800
 NOTEBOOK_TIMEOUT_S = {True: 900, False: 3 * 3600}  # fast mode, full mode
+PEAK_MEMORY_MB = 1500  # Binder gives 2 GB
+
+
+def _update_json(path: str | None, key: str, value) -> None:
+    if path:
+        data = json.loads(Path(path).read_text()) if Path(path).exists() else {}
+        data[key] = value
+        Path(path).write_text(json.dumps(data, indent=2, sort_keys=True))
 
 
 def record_metric(name: str, value: float) -> None:
@@ -30,11 +42,103 @@ def record_metric(name: str, value: float) -> None:
         raise TypeError(f"record_metric({name!r}, ...) needs a real number, got {type(value).__name__}.")
     value = float(value)
     print(f"[metric] {name} = {value:.6g}")
-    path = os.environ.get(METRICS_ENV)
-    if path:
-        metrics = json.loads(Path(path).read_text()) if Path(path).exists() else {}
-        metrics[name] = value if math.isfinite(value) else str(value)
-        Path(path).write_text(json.dumps(metrics, indent=2, sort_keys=True))
+    _update_json(os.environ.get(METRICS_ENV), name, value if math.isfinite(value) else str(value))
+
+
+def record_check(key: str, solved: bool) -> None:
+    """Save one exercise's latest result where the runner asked for it (grading and the tests read it)."""
+    _update_json(os.environ.get(CHECKS_ENV), key, bool(solved))
+
+
+class PeakMemory:
+    """Sample the resident memory of a process tree with psutil (every ``interval`` s, in a thread).
+
+    The peak is the largest sampled sum over the tree: the root (unless ``include_root=False``, e.g. a
+    papermill driver whose child is the kernel) and all its descendants. Works on Linux, macOS and Windows.
+    """
+
+    def __init__(self, pid: int, include_root: bool = True, interval: float = 0.05):
+        import psutil
+
+        try:
+            self._root = psutil.Process(pid)
+        except psutil.NoSuchProcess:  # already gone: nothing to measure
+            self._root = None
+        self._include_root, self._interval = include_root, interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self.peak_mb = 0.0
+
+    def _sample(self) -> None:
+        import psutil
+
+        try:
+            procs = self._root.children(recursive=True) + ([self._root] if self._include_root else [])
+        except (psutil.Error, AttributeError):  # the tree has exited, or was gone from the start
+            return
+        total = 0
+        for proc in procs:
+            try:
+                total += proc.memory_info().rss
+            except psutil.Error:
+                pass
+        self.peak_mb = max(self.peak_mb, total / 2**20)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._sample()
+            self._stop.wait(self._interval)
+
+    def start(self) -> "PeakMemory":
+        self._thread.start()
+        return self
+
+    def stop(self) -> float:
+        self._stop.set()
+        self._thread.join()
+        return self.peak_mb
+
+
+def kill_tree(pid: int) -> None:
+    """Kill a process and everything it started (a timed-out run leaves no kernel behind)."""
+    import psutil
+
+    try:
+        root = psutil.Process(pid)
+        procs = root.children(recursive=True) + [root]
+    except psutil.Error:
+        return
+    for proc in procs:
+        try:
+            proc.kill()
+        except psutil.Error:
+            pass
+    psutil.wait_procs(procs, timeout=10)
+
+
+@dataclass
+class ChildRun:
+    returncode: int | None  # None: killed at the time limit
+    stdout: str
+    stderr: str
+    seconds: float
+    peak_mb: float
+
+
+def run_child(cmd: list[str], env: dict[str, str], timeout: float) -> ChildRun:
+    """Run ``cmd`` in its own process with a time limit, measuring the peak memory of its descendants."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            encoding="utf-8", errors="replace")
+    memory = PeakMemory(proc.pid, include_root=False).start()
+    try:
+        stdout, stderr = proc.communicate(timeout=timeout)
+        returncode = proc.returncode
+    except subprocess.TimeoutExpired:
+        kill_tree(proc.pid)
+        stdout, stderr = proc.communicate()
+        returncode = None
+    return ChildRun(returncode, stdout, stderr, time.perf_counter() - start, memory.stop())
 
 
 @dataclass
@@ -45,57 +149,87 @@ class Result:
     peak_mb: float
     metrics: dict[str, float] = field(default_factory=dict)
     error: str = ""
+    problems: list[str] = field(default_factory=list)
+    checks: dict[str, bool] = field(default_factory=dict)
 
 
-def _execute(source: str, target: str, fast: str) -> None:
-    """Child process: run one notebook with papermill, then print the kernel's peak memory as JSON."""
-    import resource
-
+def _execute(source: str, target: str, fast: str, allow_errors: str = "0") -> None:
+    """Child process: run one notebook with papermill (the parent measures the kernel's memory)."""
     import papermill
 
     papermill.execute_notebook(source, target, parameters={"FAST": fast == "1"}, cwd=str(Path(source).parent),
-                               execution_timeout=CELL_TIMEOUT_S, progress_bar=False, kernel_name="python3")
-    peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    print(json.dumps({"peak_mb": peak_kb / 1024}))
+                               execution_timeout=CELL_TIMEOUT_S, progress_bar=False, kernel_name="python3",
+                               allow_errors=allow_errors == "1")
+
+
+def execute(source: Path, target: Path, fast: bool = True, timeout: float | None = None,
+            allow_errors: bool = False) -> Result:
+    """Execute one notebook in a child process with a time limit; collect status, time, memory, metrics, checks.
+
+    ``<target stem>.metrics.json`` and ``<target stem>.checks.json`` are written beside ``target``. With
+    ``allow_errors`` every cell runs even after one raises, and the status is still ``failed``.
+    """
+    target.parent.mkdir(parents=True, exist_ok=True)
+    metrics_file = target.with_name(f"{target.stem}.metrics.json")
+    checks_file = target.with_name(f"{target.stem}.checks.json")
+    for path in (metrics_file, checks_file):
+        path.unlink(missing_ok=True)
+    env = {**os.environ, METRICS_ENV: str(metrics_file.resolve()), CHECKS_ENV: str(checks_file.resolve()),
+           "BIGMODEL_STATIC": "1", "BIGMODEL_FAST": "1" if fast else "0"}
+    timeout = NOTEBOOK_TIMEOUT_S[fast] if timeout is None else timeout
+    cmd = [sys.executable, "-m", "bigmodel_lessons.course", str(source), str(target), "1" if fast else "0",
+           "1" if allow_errors else "0"]
+    run = run_child(cmd, env, timeout)
+    if run.returncode is None:
+        status, error = "timeout", f"did not finish in {timeout:g} s"
+    else:
+        status, error = ("ok", "") if run.returncode == 0 else ("failed", run.stderr.strip()[-3000:])
+    read = lambda path: json.loads(path.read_text()) if path.exists() else {}  # noqa: E731
+    return Result(source.stem, status, run.seconds, run.peak_mb, read(metrics_file), error,
+                  checks=read(checks_file))
+
+
+def problems(ch: Chapter | None, metrics: dict, peak_mb: float) -> list[str]:
+    """What is wrong with a run: a metric missing or outside the chapter's ``expect`` range, or too much memory."""
+    found = []
+    for name, (low, high) in (ch.expect.items() if ch else ()):
+        value = metrics.get(name)
+        if value is None:
+            found.append(f"{ch.stem} did not record {name}")
+        elif not (isinstance(value, float) and low <= value <= high):
+            found.append(f"{name}={value} outside [{low}, {high}]")
+    if not peak_mb < PEAK_MEMORY_MB:
+        found.append(f"peak memory {peak_mb:.0f} MB, limit {PEAK_MEMORY_MB} MB")
+    return found
 
 
 def run_notebook(ch: Chapter, out_dir: Path = OUT_DIR, fast: bool = True) -> Result:
-    """Execute one chapter's notebook in a child process with a time-out; collect status, time, memory, metrics."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    target = out_dir / ch.notebook
-    metrics_file = out_dir / f"{ch.stem}.metrics.json"
-    metrics_file.unlink(missing_ok=True)
-    env = {**os.environ, METRICS_ENV: str(metrics_file.resolve()), "BIGMODEL_STATIC": "1",
-           "BIGMODEL_FAST": "1" if fast else "0"}
-    cmd = [sys.executable, "-m", "bigmodel_lessons.course", str(NOTEBOOK_DIR / ch.notebook), str(target),
-           "1" if fast else "0"]
-    start = time.perf_counter()
-    try:
-        proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=NOTEBOOK_TIMEOUT_S[fast])
-        status, error = ("ok", "") if proc.returncode == 0 else ("failed", proc.stderr.strip()[-3000:])
-    except subprocess.TimeoutExpired:
-        proc, status, error = None, "timeout", f"did not finish in {NOTEBOOK_TIMEOUT_S[fast]} s"
-    seconds = time.perf_counter() - start
-    peak = json.loads(proc.stdout.strip().splitlines()[-1])["peak_mb"] if status == "ok" else float("nan")
-    metrics = json.loads(metrics_file.read_text()) if metrics_file.exists() else {}
-    return Result(ch.stem, status, seconds, peak, metrics, error)
+    """Execute one chapter's notebook and judge it against the chapter's expected metrics and the memory limit."""
+    result = execute(NOTEBOOK_DIR / ch.notebook, out_dir / ch.notebook, fast)
+    if result.status == "ok":
+        result.problems = problems(ch, result.metrics, result.peak_mb)
+    return result
 
 
 def format_table(results: list[Result]) -> str:
     rows = [("notebook", "status", "seconds", "peak MB", "metrics")]
     for r in results:
         shown = "; ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in sorted(r.metrics.items()))
-        rows.append((r.notebook, r.status, f"{r.seconds:.1f}", f"{r.peak_mb:.0f}", shown))
+        status = r.status if r.status != "ok" or not r.problems else "PROBLEM"
+        rows.append((r.notebook, status, f"{r.seconds:.1f}", f"{r.peak_mb:.0f}", shown))
     widths = [max(len(row[i]) for row in rows) for i in range(4)]
     lines = [" | ".join(cell.ljust(w) for cell, w in zip(row[:4], widths)) + " | " + row[4] for row in rows]
     lines.insert(1, "-" * len(lines[0]))
+    lines += [f"{r.notebook}: {p}" for r in results for p in r.problems]
     return "\n".join(lines)
 
 
 def run_course(names: list[str] | None = None, fast: bool = True, out_dir: Path = OUT_DIR) -> list[Result]:
-    """Execute the named notebooks (default: every ready chapter), print the table and save summary.json."""
+    """Execute the named notebooks (default: every ready chapter), print the table and save summary.json.
+
+    A run passes when its status is ``ok`` and :func:`problems` finds nothing (metric ranges, memory)."""
     chapters = [chapter(n) for n in names] if names else ready_chapters()
-    not_ready = [c.stem for c in chapters if not c.ready]
+    not_ready = [c.stem for c in chapters if not c.ready and not (NOTEBOOK_DIR / c.notebook).exists()]
     if not_ready:
         raise ValueError(f"Planned chapters have no notebook yet: {', '.join(not_ready)}.")
     results = []
@@ -111,4 +245,4 @@ def run_course(names: list[str] | None = None, fast: bool = True, out_dir: Path 
 
 
 if __name__ == "__main__":
-    _execute(*sys.argv[1:4])
+    _execute(*sys.argv[1:5])

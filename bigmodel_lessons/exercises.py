@@ -79,19 +79,25 @@ def _find(key: str) -> Exercise:
     return _REGISTRY[key]
 
 
-def check(key: str, answer: Any) -> None:
-    """Print ✓ if ``answer`` solves exercise ``key`` ("<notebook>.<exercise>"), else ✗ and a hint."""
-    ex = _find(key)
-    unanswered = f"✗ {key}: no answer yet — replace the TODO in the cell above. Hint: {ex.hint}"
+def _judge(ex: Exercise, answer: Any) -> tuple[bool, str]:
+    unanswered = f"✗ {ex.key}: no answer yet — replace the TODO in the cell above. Hint: {ex.hint}"
     if answer is None or answer is Ellipsis:
-        print(unanswered)
-        return
+        return False, unanswered
     try:
         ok = ex.is_correct(answer)
     except NotImplementedError:  # a function stub from a student copy
-        print(unanswered)
-        return
+        return False, unanswered
     except Exception as err:  # the learner's code raised: report it, never crash the notebook
-        print(f"✗ {key}: your answer raised {type(err).__name__}: {err}. Hint: {ex.hint}")
-        return
-    print(f"✓ {key}: correct!" if ok else f"✗ {key}: not yet. Hint: {ex.hint}")
+        return False, f"✗ {ex.key}: your answer raised {type(err).__name__}: {err}. Hint: {ex.hint}"
+    return ok, f"✓ {ex.key}: correct!" if ok else f"✗ {ex.key}: not yet. Hint: {ex.hint}"
+
+
+def check(key: str, answer: Any) -> None:
+    """Print ✓ if ``answer`` solves exercise ``key`` ("<notebook>.<exercise>"), else ✗ and a hint.
+
+    The result is also saved where a runner asked for it (``BIGMODEL_CHECKS_FILE``: grading and the tests)."""
+    from .course import record_check
+
+    ok, message = _judge(_find(key), answer)
+    print(message)
+    record_check(key, ok)

@@ -1,13 +1,16 @@
 """Notebook tooling: student copies for instructors, and the clean form notebooks are committed in.
 
-Cells tagged ``solution`` hold exercise answers; a student copy replaces each with a TODO stub that keeps
-the names (and function signatures) the following ``check(...)`` cell uses, so unsolved exercises print ✗.
-Committed notebooks keep outputs only in cells marked ``# NBVAL_CHECK_OUTPUT``, which nbval compares.
+Cells tagged ``solution`` hold exercise answers; a student copy (the learner's workbook) replaces each with a
+TODO stub that keeps the names (and function signatures) the following ``check(...)`` cell uses, so unsolved
+exercises print ✗, and puts the answer in a collapsed "Show the solution" block under the stub: one click
+reveals one solution. Committed notebooks keep outputs only in cells marked ``# NBVAL_CHECK_OUTPUT``, which
+nbval compares.
 """
 from __future__ import annotations
 
 import ast
 import os
+import re
 from pathlib import Path
 
 import nbformat
@@ -16,6 +19,8 @@ from .course import NOTEBOOK_DIR
 
 CHECK_MARK = "# NBVAL_CHECK_OUTPUT"
 STUDENT_DIR = Path("build/student")
+WORKBOOK_DIR = Path("workbook")
+CHECK_CALL = re.compile(r"""\bcheck\(\s*["']([\w.]+)["']""")
 
 
 def tags(cell) -> list[str]:
@@ -24,7 +29,7 @@ def tags(cell) -> list[str]:
 
 def solution_stub(source: str) -> str:
     """A TODO stub defining the same top-level names as a solution cell's ``source``."""
-    lines = ["# TODO: your answer here (this cell was a solution; instructors: see the full notebook)"]
+    lines = ["# TODO: your answer here (stuck? open \"Show the solution\" just below this cell)"]
     for node in ast.parse(source).body:
         if isinstance(node, ast.FunctionDef):
             lines += [f"def {node.name}({ast.unparse(node.args)}):",
@@ -35,29 +40,58 @@ def solution_stub(source: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def student_copy(nb):
-    """Return a copy of ``nb`` with every ``solution`` cell replaced by its stub."""
-    nb = nbformat.from_dict(nb)
+def exercise_keys(nb) -> list[str]:
+    """The exercise keys a notebook checks, in order (``bml.check("<key>", ...)`` calls in its code cells)."""
+    keys = []
     for cell in nb.cells:
+        if cell.cell_type == "code":
+            keys += [k for k in CHECK_CALL.findall(cell.source) if k not in keys]
+    return keys
+
+
+def solution_reveal(source: str):
+    """A markdown cell holding a solution, collapsed until the learner opens it."""
+    text = f"<details><summary>Show the solution</summary>\n\n```python\n{source.strip()}\n```\n\n</details>"
+    return nbformat.v4.new_markdown_cell(text, metadata={"tags": ["solution-reveal"]})
+
+
+def student_copy(nb):
+    """Return the workbook form of ``nb``: each ``solution`` cell becomes its stub followed by a collapsed
+    solution; no outputs, no nbval markers, no widget state."""
+    nb = nbformat.from_dict(nb)
+    cells = []
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            cell.outputs, cell.execution_count = [], None
+            cell.source = "\n".join(l for l in cell.source.splitlines() if l.strip() != CHECK_MARK)
+        cells.append(cell)
         if "solution" in tags(cell):
+            cells.append(solution_reveal(cell.source))
             cell.source = solution_stub(cell.source)
             cell.metadata["tags"] = [t for t in tags(cell) if t != "solution"] + ["student-stub"]
+    nb.cells = cells
+    nb.metadata.pop("widgets", None)
     return nb
 
 
-def write_student_copies(out_dir: Path = STUDENT_DIR, source_dir: Path = NOTEBOOK_DIR) -> list[Path]:
-    """Write student copies of every notebook into ``out_dir``; return their paths."""
+def write_student_copies(out_dir: Path = STUDENT_DIR, source_dir: Path = NOTEBOOK_DIR,
+                         keep_existing: bool = False) -> list[Path]:
+    """Write student copies of every notebook into ``out_dir``; return the paths written.
+
+    ``keep_existing`` leaves notebooks already there untouched (a learner's work in the workbook)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
     for path in sorted(source_dir.glob("[0-9][0-9]_*.ipynb")):
         target = out_dir / path.name
+        if keep_existing and target.exists():
+            continue
         nbformat.write(student_copy(nbformat.read(path, as_version=4)), target)
         written.append(target)
     return written
 
 
 def clean(nb):
-    """Strip outputs and execution counts (except in nbval-checked cells) and run metadata, in place.
+    """Strip outputs and execution counts (except in nbval-checked cells), run metadata and widget state, in place.
 
     Checked cells keep their outputs and get execution counts 1, 2, 3, …: nbval skips a cell without one.
     """
@@ -76,6 +110,7 @@ def clean(nb):
             if out.output_type == "execute_result":
                 out.execution_count = cell.execution_count
     nb.metadata.pop("papermill", None)
+    nb.metadata.pop("widgets", None)  # widget state saved by JupyterLab
     return nb
 
 

@@ -1,37 +1,96 @@
-"""Every ready notebook runs under papermill in fast mode and records metrics inside their expected ranges."""
+"""The headless runner behind ``make course``, grading and the tests: one child process per notebook, a time
+limit that leaves no kernel behind, peak memory from psutil, metrics and checks from the kernel, and the
+judgement of a run against a chapter's ranges. (The chapters themselves run once each, under nbval, with the
+same judgement: see conftest.py.)"""
+import json
+import sys
+
+import nbformat
+import psutil
 import pytest
+from nbformat.v4 import new_code_cell, new_notebook
 
-from bigmodel_lessons.chapters import ready_chapters
-from bigmodel_lessons.course import format_table, record_metric, run_course
-
-PEAK_MEMORY_MB = 1500  # Binder gives 2 GB
-
-
-@pytest.fixture(scope="module")
-def results(tmp_path_factory):
-    out = tmp_path_factory.mktemp("executed")
-    return {r.notebook: r for r in run_course(fast=True, out_dir=out)}
+from bigmodel_lessons.chapters import Chapter
+from bigmodel_lessons.course import (PEAK_MEMORY_MB, PeakMemory, Result, execute, format_table, problems,
+                                     record_check, record_metric, run_child)
 
 
-@pytest.mark.parametrize("ch", ready_chapters(), ids=lambda c: c.stem)
-def test_notebook_runs_and_records_expected_metrics(results, ch):
-    r = results[ch.stem]
-    assert r.status == "ok", r.error
-    assert r.peak_mb < PEAK_MEMORY_MB
-    for name, (low, high) in ch.expect.items():
-        assert name in r.metrics, f"{ch.stem} did not record {name}"
-        assert low <= r.metrics[name] <= high, f"{name}={r.metrics[name]} outside [{low}, {high}]"
+def _notebook(tmp_path, *sources):
+    path = tmp_path / "nb.ipynb"
+    nb = new_notebook(cells=[new_code_cell(s) for s in sources])
+    nb.metadata.kernelspec = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, path)
+    return path
 
 
-def test_table_lists_every_notebook(results):
-    table = format_table(list(results.values()))
-    assert all(stem in table for stem in results)
+def test_execute_collects_metrics_checks_and_the_kernels_memory(tmp_path):
+    path = _notebook(tmp_path, "FAST = None", "from bigmodel_lessons.course import record_check, record_metric\n"
+                     "import numpy as np\nblock = np.ones(200 * 2**20 // 8)  # 200 MB\nrecord_metric('answer', 42)\n"
+                     "record_check('00_start_here.overfitting', True)")
+    result = execute(path, tmp_path / "out" / "nb.ipynb")
+    assert result.status == "ok", result.error
+    assert result.metrics == {"answer": 42.0} and result.checks == {"00_start_here.overfitting": True}
+    assert 200 < result.peak_mb < PEAK_MEMORY_MB  # the kernel's 200 MB block is seen, the driver is not counted
+    assert (tmp_path / "out" / "nb.ipynb").exists()
 
 
-def test_record_metric_writes_json_and_rejects_non_numbers(tmp_path, monkeypatch):
+def test_a_failing_notebook_reports_its_error(tmp_path):
+    result = execute(_notebook(tmp_path, "FAST = None", "raise ValueError('broken on purpose')"), tmp_path / "o.ipynb")
+    assert result.status == "failed" and "broken on purpose" in result.error
+
+
+def test_time_limit_stops_a_notebook(tmp_path):
+    result = execute(_notebook(tmp_path, "FAST = None", "import time\ntime.sleep(300)"), tmp_path / "o.ipynb", timeout=5)
+    assert result.status == "timeout" and result.error == "did not finish in 5 s"
+
+
+def test_time_limit_kills_the_whole_process_tree(tmp_path):
+    """A timed-out notebook leaves no kernel behind: everything the child started is killed with it."""
+    pid_file = tmp_path / "grandchild.pid"
+    code = ("import subprocess, sys, time; p = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(300)']);"
+            f" open({str(pid_file)!r}, 'w').write(str(p.pid)); time.sleep(300)")
+    run = run_child([sys.executable, "-c", code], env=None, timeout=20)
+    assert run.returncode is None
+    grandchild = int(pid_file.read_text())
+    assert not psutil.pid_exists(grandchild) or psutil.Process(grandchild).status() == psutil.STATUS_ZOMBIE
+
+
+def test_run_child_measures_only_descendants_when_asked(tmp_path):
+    code = "import subprocess, sys; subprocess.run([sys.executable, '-c', 'b = bytearray(300 * 2**20); import time; time.sleep(1)'])"
+    run = run_child([sys.executable, "-c", code], env=None, timeout=60)
+    assert run.returncode == 0 and 300 < run.peak_mb < 600
+
+
+def test_peak_memory_of_a_finished_process_is_zero():
+    proc = psutil.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    assert PeakMemory(proc.pid).start().stop() == 0.0
+
+
+def test_problems_judge_ranges_missing_metrics_and_memory():
+    ch = Chapter(99, "99_test", "test", expect={"acc": (0.8, 1.0), "loss": (0, 1)})
+    assert problems(ch, {"acc": 0.9, "loss": 0.5}, 100) == []
+    found = problems(ch, {"acc": 0.5, "loss": "nan"}, PEAK_MEMORY_MB + 1)
+    assert found == ["acc=0.5 outside [0.8, 1.0]", "loss=nan outside [0, 1]",
+                     f"peak memory {PEAK_MEMORY_MB + 1} MB, limit {PEAK_MEMORY_MB} MB"]
+    assert problems(ch, {"acc": 0.9}, 100) == ["99_test did not record loss"]
+    assert problems(None, {}, float("nan")) == [f"peak memory nan MB, limit {PEAK_MEMORY_MB} MB"]
+
+
+def test_table_lists_every_notebook_and_its_problems():
+    results = [Result("00_a", "ok", 1.0, 10.0, {"m": 1.0}), Result("01_b", "ok", 2.0, 20.0, problems=["x=2 outside"])]
+    table = format_table(results)
+    assert "00_a" in table and "PROBLEM" in table and "01_b: x=2 outside" in table
+
+
+def test_record_metric_and_check_write_json_and_reject_non_numbers(tmp_path, monkeypatch):
     monkeypatch.setenv("BIGMODEL_METRICS_FILE", str(tmp_path / "m.json"))
+    monkeypatch.setenv("BIGMODEL_CHECKS_FILE", str(tmp_path / "c.json"))
     record_metric("a", 1)
     record_metric("b", float("nan"))
-    assert (tmp_path / "m.json").read_text().count('"') == 6  # a, b, "nan"
+    assert json.loads((tmp_path / "m.json").read_text()) == {"a": 1.0, "b": "nan"}
     with pytest.raises(TypeError, match="needs a real number"):
         record_metric("c", "high")
+    record_check("00_start_here.overfitting", False)
+    record_check("00_start_here.overfitting", True)
+    assert json.loads((tmp_path / "c.json").read_text()) == {"00_start_here.overfitting": True}

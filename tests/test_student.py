@@ -1,10 +1,13 @@
-"""Student copies: solutions become TODO stubs, and the notebook still runs, reporting ✗."""
+"""Student copies (the learner's workbook): solutions become TODO stubs with the answer one click away, and
+every chapter's copy runs to the end, reporting ✗ for each exercise."""
 import nbformat
-import papermill
 import pytest
 
+from bigmodel_lessons.chapters import ready_chapters
+from bigmodel_lessons.course import NOTEBOOK_DIR, execute
 from bigmodel_lessons.exercises import check, exercise
-from bigmodel_lessons.notebooks import solution_stub, student_copy, tags, write_student_copies
+from bigmodel_lessons.notebooks import (CHECK_MARK, exercise_keys, solution_stub, student_copy, tags,
+                                        write_student_copies)
 
 
 def test_stub_keeps_names_and_signatures():
@@ -24,17 +27,39 @@ def test_function_stub_reports_no_answer_yet(capsys):
     assert "no answer yet" in capsys.readouterr().out
 
 
-def test_student_copies_have_no_solutions(tmp_path):
+def test_student_copies_hide_each_solution_behind_one_click(tmp_path):
     for path in write_student_copies(tmp_path):
+        source = nbformat.read(NOTEBOOK_DIR / path.name, as_version=4)
+        solutions = [c.source.strip() for c in source.cells if "solution" in tags(c)]
         nb = nbformat.read(path, as_version=4)
         assert not any("solution" in tags(c) for c in nb.cells)
+        assert not nb.metadata.get("widgets")
+        for cell in nb.cells:
+            assert not cell.get("outputs") and CHECK_MARK not in cell.source, path.name
+        reveals = [i for i, c in enumerate(nb.cells) if "solution-reveal" in tags(c)]
+        assert len(reveals) == len(solutions)
+        for i, solution in zip(reveals, solutions):
+            assert "student-stub" in tags(nb.cells[i - 1]), f"{path.name}: a solution not under its stub"
+            assert nb.cells[i].source.startswith("<details><summary>") and solution in nb.cells[i].source
 
 
-def test_student_copy_runs_and_reports_unsolved_exercises(tmp_path):
-    source = nbformat.read("notebooks/00_start_here.ipynb", as_version=4)
-    nbformat.write(student_copy(source), tmp_path / "student.ipynb")
-    papermill.execute_notebook(str(tmp_path / "student.ipynb"), str(tmp_path / "out.ipynb"),
-                               cwd="notebooks", kernel_name="python3", progress_bar=False)
-    out = nbformat.read(tmp_path / "out.ipynb", as_version=4)
+def test_keep_existing_never_overwrites_a_learners_work(tmp_path):
+    first = write_student_copies(tmp_path)
+    first[0].write_text(first[0].read_text().replace("TODO", "MY WORK"))
+    assert write_student_copies(tmp_path, keep_existing=True) == []
+    assert "MY WORK" in first[0].read_text()
+    assert len(write_student_copies(tmp_path)) == len(first)  # without keep_existing: fresh copies
+
+
+@pytest.mark.parametrize("ch", ready_chapters(), ids=lambda c: c.stem)
+def test_student_copy_runs_to_the_end_with_every_exercise_unsolved(tmp_path, ch):
+    source = nbformat.read(NOTEBOOK_DIR / ch.notebook, as_version=4)
+    copy = tmp_path / ch.notebook
+    nbformat.write(student_copy(source), copy)
+    result = execute(copy, tmp_path / "executed" / ch.notebook)
+    assert result.status == "ok", result.error
+    keys = exercise_keys(source)
+    assert result.checks == {key: False for key in keys}
+    out = nbformat.read(tmp_path / "executed" / ch.notebook, as_version=4)
     printed = "".join(o.get("text", "") for c in out.cells if c.cell_type == "code" for o in c.outputs)
-    assert printed.count("✗") == 2 and "✓" not in printed
+    assert printed.count("✗") == len(keys) and "✓" not in printed

@@ -1,0 +1,144 @@
+"""Test-wide settings, and the one execution of each notebook that all of its checks share.
+
+nbval runs every notebook in ``notebooks/`` once, cell by cell, comparing ``# NBVAL_CHECK_OUTPUT`` cells with
+their stored outputs. This plugin adds, after the last cell, one more item per notebook ("course checks")
+that judges the same run: the metrics it recorded against ``chapters.py`` ``expect``, the kernel's peak memory
+(sampled with psutil) against the limit, and a ✓ for every exercise. It also saves the executed notebook,
+figures included, to ``build/executed/`` for the course website. ``pytest notebooks/NN_x.ipynb`` gets all of it.
+
+With pytest-xdist (``make test`` runs ``-n 2 --dist loadscope``) a notebook's cells and its checks stay on one
+worker, in order (one scope); notebooks run in parallel, the latest chapters first, then the student copies'
+runs, then the rest. (``--dist loadgroup`` would be finer, but xdist 3.8 cannot rename node ids on pytest 9.)
+"""
+import copy
+import json
+import os
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+
+os.environ.setdefault("BIGMODEL_FAST", "1")  # notebook kernels inherit these
+os.environ["BIGMODEL_STATIC"] = "1"
+
+from bigmodel_lessons.chapters import Chapter, chapter  # noqa: E402
+from bigmodel_lessons.course import CHECKS_ENV, METRICS_ENV, PeakMemory, problems  # noqa: E402
+from bigmodel_lessons.notebooks import exercise_keys  # noqa: E402
+
+try:
+    from nbval.plugin import IPyNbCell, IPyNbFile
+except ImportError:  # nbval missing: notebooks are not collected at all
+    IPyNbCell = IPyNbFile = None
+
+EXECUTED = "build/executed"
+STEM = re.compile(r"(\d\d)_\w+")
+
+
+def _chapter_or_none(stem: str):
+    try:
+        return chapter(stem)
+    except ValueError:  # a notebook not (yet) in the registry: memory and exercises are still checked
+        return None
+
+
+class NotebookChecks(pytest.Item):
+    """Judges the nbval run of one notebook after its last cell, and saves the executed notebook."""
+
+    def __init__(self, *, cells, **kwargs):
+        super().__init__(**kwargs)
+        self.cells = cells
+
+    def _executed_notebook(self):
+        nb = copy.deepcopy(self.parent.nb)
+        ran = {item.cell_num: item.test_outputs for item in self.cells if item.test_outputs is not None}
+        for i, cell in enumerate(c for c in nb.cells if c.cell_type == "code"):
+            cell.outputs = [nbformat.from_dict(o) for o in ran.get(i, [])]
+            cell.execution_count = i + 1 if i in ran else None
+            for out in cell.outputs:
+                if out.output_type == "execute_result":
+                    out.execution_count = cell.execution_count
+        return nb
+
+    def runtest(self):
+        nbfile = self.parent
+        memory = getattr(nbfile, "bml_memory", None)
+        peak_mb = memory.stop() if memory else float("nan")
+        nb = self._executed_notebook()
+        out_dir = Path(nbfile.config.rootpath, EXECUTED)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        nbformat.write(nb, out_dir / nbfile.path.name)
+        metrics_file, checks_file = _run_files(nbfile)
+        read = lambda path: json.loads(path.read_text()) if path.exists() else {}  # noqa: E731
+        found = problems(_chapter_or_none(nbfile.path.stem), read(metrics_file), peak_mb)
+        checks = read(checks_file)
+        for key in exercise_keys(nbfile.nb):
+            if checks.get(key) is not True:
+                found.append(f"exercise {key}: {'✗' if key in checks else 'never checked'} in the answer key")
+        if found:
+            raise NotebookProblem("\n".join(found))
+
+    def repr_failure(self, excinfo, style=None):
+        if isinstance(excinfo.value, NotebookProblem):
+            return f"{self.parent.path.name}:\n{excinfo.value}"
+        return super().repr_failure(excinfo, style)
+
+    def reportinfo(self):
+        return self.path, None, f"{self.parent.path.name}::course checks"
+
+
+class NotebookProblem(AssertionError):
+    pass
+
+
+def _run_files(nbfile) -> tuple[Path, Path]:
+    out_dir = Path(nbfile.config.rootpath, EXECUTED)
+    stem = nbfile.path.stem
+    return out_dir / f"{stem}.metrics.json", out_dir / f"{stem}.checks.json"
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_setup(item):
+    """Before a notebook's kernel starts: point its metrics and checks at fresh files; after: watch its memory."""
+    nbfile = item.parent
+    if IPyNbFile is None or not isinstance(nbfile, IPyNbFile) or nbfile.kernel is not None:
+        return (yield)
+    files = _run_files(nbfile)
+    files[0].parent.mkdir(parents=True, exist_ok=True)
+    for path in files:
+        path.unlink(missing_ok=True)
+    saved = {name: os.environ.get(name) for name in (METRICS_ENV, CHECKS_ENV)}
+    os.environ.update({METRICS_ENV: str(files[0]), CHECKS_ENV: str(files[1])})
+    try:
+        result = yield
+    finally:
+        for name, value in saved.items():
+            os.environ.pop(name, None) if value is None else os.environ.__setitem__(name, value)
+    if nbfile.kernel is not None and not hasattr(nbfile, "bml_memory"):
+        nbfile.bml_memory = PeakMemory(nbfile.kernel.km.provisioner.pid).start()
+    return result
+
+
+def _order(item) -> tuple:
+    """Notebooks first, the latest (heaviest) chapters first; then tests parametrized by a chapter (``ch``, e.g.
+    its student copy's run), likewise; then everything else. xdist hands out scopes in this order."""
+    if IPyNbFile is not None and isinstance(item.parent, IPyNbFile):
+        match = STEM.match(item.parent.path.name)
+        return (0, -int(match.group(1)) if match else 0)
+    ch = getattr(item, "callspec", None) and item.callspec.params.get("ch")
+    if isinstance(ch, Chapter):
+        return (1, -ch.number)
+    return (2, 0)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(session, config, items):
+    if IPyNbFile is None:
+        return
+    by_file = {}
+    for item in items:
+        if isinstance(item, IPyNbCell):
+            by_file.setdefault(item.parent, []).append(item)
+    for nbfile, cells in by_file.items():
+        items.insert(items.index(cells[-1]) + 1, NotebookChecks.from_parent(nbfile, name="course checks", cells=cells))
+    items.sort(key=_order)  # stable: cells keep their order
