@@ -128,17 +128,60 @@ def _is_stable_softmax(softmax) -> bool:
     return got.shape == z.shape and np.allclose(got, reference(z), rtol=1e-6)
 
 
+def _fresh_scores(seed: int, n: int = 50) -> np.ndarray:
+    """Scores the learner has not seen: a spread from −20 to 20, plus 0 and 3."""
+    return np.concatenate([np.random.default_rng(seed).uniform(-20, 20, n), [0.0, 3.0]])
+
+
+def _is_sigmoid_and_slope(sigmoid_and_slope) -> bool:
+    from .scratch import sigmoid, sigmoid_grad
+
+    z = _fresh_scores(seed=7)
+    value, slope = (np.asarray(a, dtype=float) for a in sigmoid_and_slope(z))
+    return (value.shape == slope.shape == z.shape and np.allclose(value, sigmoid(z), rtol=1e-9, atol=1e-12)
+            and np.allclose(slope, sigmoid_grad(z), rtol=1e-9, atol=1e-12))
+
+
+def _is_mse_and_gradient(mse_and_gradient) -> bool:
+    rng = np.random.default_rng(11)
+    y, y_hat = rng.normal(size=7), rng.normal(size=7)
+    loss, gradient = mse_and_gradient(y_hat, y)
+    finite_diff = numerical_gradient(lambda p: float(np.mean((p - y) ** 2)), y_hat.copy())
+    return (math.isclose(float(loss), float(np.mean((y_hat - y) ** 2)), rel_tol=1e-9)
+            and np.shape(gradient) == y.shape and relative_error(np.asarray(gradient, float), finite_diff) < 1e-7)
+
+
+def _textbook_adam(w, g, m, v, t, lr=0.001, beta_1=0.9, beta_2=0.999, eps=1e-8):
+    m = beta_1 * m + (1 - beta_1) * g
+    v = beta_2 * v + (1 - beta_2) * g**2
+    return w - lr * (m / (1 - beta_1**t)) / (np.sqrt(v / (1 - beta_2**t)) + eps), m, v
+
+
+def _is_adam_step(adam_step) -> bool:
+    rng = np.random.default_rng(5)
+    theirs = ours = (rng.normal(size=3), np.zeros(3), np.zeros(3))
+    for t in range(1, 6):  # five steps from t = 1, with an unusual learning rate and betas
+        g = rng.normal(size=3) * 10.0 ** rng.integers(-3, 3)
+        ours = _textbook_adam(*ours[:1], g, *ours[1:], t, lr=0.05, beta_1=0.8, beta_2=0.99)
+        theirs = tuple(np.asarray(a, dtype=float) for a in adam_step(theirs[0], g, theirs[1], theirs[2], t,
+                                                                      lr=0.05, beta_1=0.8, beta_2=0.99))
+        if not all(a.shape == b.shape and np.allclose(a, b, rtol=1e-9, atol=1e-12) for a, b in zip(theirs, ours)):
+            return False
+    return True
+
+
 STEM = "02_math_foundations"
-exercise(f"{STEM}.sigmoid_of_3", 1 / (1 + math.exp(-3)), rtol=1e-4,
-         hint="σ(3) = 1 / (1 + e^(−3)); e^(−3) ≈ 0.0498. Compute it with math.exp rather than copying 0.9502.")
-exercise(f"{STEM}.mse_example", (0.2**2 + 0.5**2 + 0.8**2) / 3,
-         hint="Square each error, add the squares, divide by the number of examples (3).")
+exercise(f"{STEM}.sigmoid_and_slope", compare=_is_sigmoid_and_slope,
+         hint="s = 1 / (1 + np.exp(-z)) elementwise (σ(3) = 1 / 1.0498 ≈ 0.9526, not 0.9502); the slope is s * (1 - s).")
+exercise(f"{STEM}.mse_and_gradient", compare=_is_mse_and_gradient,
+         hint="loss = np.mean((y_hat - y)**2); each y_hat_i appears in one squared term, so dL/dy_hat_i = 2 (y_hat_i - y_i) / n.")
 exercise(f"{STEM}.safe_cross_entropy", compare=_fixes_log_zero,
          hint="Clip p into [1e-7, 1 − 1e-7] with np.clip before taking logs, as Keras does.")
 exercise(f"{STEM}.sigmoid_bce_gradient", compare=_is_sigmoid_bce_gradient,
          hint="Multiply dL/dŷ = −y/ŷ + (1 − y)/(1 − ŷ) by dŷ/dz = ŷ(1 − ŷ) and simplify: it is ŷ − y.")
-exercise(f"{STEM}.adam_first_step", (0.5, 0.25),
-         hint="At t = 1: m = (1 − β₁)g and v = (1 − β₂)g²; divide by (1 − β₁¹) and (1 − β₂¹).")
+exercise(f"{STEM}.adam_step", compare=_is_adam_step,
+         hint="Update m and v first, then m_hat = m / (1 - beta_1**t), v_hat = v / (1 - beta_2**t), and "
+              "w - lr * m_hat / (np.sqrt(v_hat) + eps); return the new w, m and v.")
 exercise(f"{STEM}.f1_score", 2 / 3,
          hint="F1 is the harmonic mean of precision and recall, 2PR / (P + R), not an average of accuracy.")
 exercise(f"{STEM}.stable_softmax", compare=_is_stable_softmax,

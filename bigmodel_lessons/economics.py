@@ -233,22 +233,24 @@ def weights_memory_bytes(n_params: float, precision: str) -> float:
 
 
 # ---------------------------------------------------------------- privacy
-def pseudonymise(table, id_column: str, drop: list[str], salt: bytes):
+def pseudonymise(table, id_column: str, drop: list[str], key: bytes):
     """Drop the direct identifiers ``drop`` and replace ``id_column`` by a keyed hash in a ``pseudonym`` column.
 
-    The hash is HMAC-SHA-256 with a secret ``salt`` (at least 16 bytes, e.g. ``secrets.token_bytes(32)``),
-    cut to 16 hex characters: the same person always gets the same pseudonym, so records still join, and no
-    one without the salt can recompute it from a guessed ID. This is pseudonymisation, not anonymisation: the
-    salt's holder can re-link, and the remaining columns may still single people out.
+    The hash is HMAC-SHA-256 with a secret ``key`` (at least 16 bytes, e.g. ``secrets.token_bytes(32)``, kept
+    apart from the data), cut to 16 hex characters: the same person always gets the same pseudonym, so records
+    still join, and no one without the key can recompute it from a guessed ID. (A secret mixed into every hash
+    is a key, sometimes called a pepper; a salt is a random, non-secret value stored next to each hash.) This is
+    pseudonymisation, not anonymisation: the key's holder can re-link, and the remaining columns may still
+    single people out.
     """
     missing = [c for c in (id_column, *drop) if c not in table.columns]
     if missing:
         raise ValueError(f"Columns {missing} are not in the table; its columns: {list(table.columns)}.")
     if id_column in drop:
         raise ValueError(f"id_column {id_column!r} is pseudonymised, so it must not also be in drop.")
-    if not isinstance(salt, bytes) or len(salt) < 16:
-        raise ValueError("salt must be a secret bytes value of at least 16 bytes, e.g. secrets.token_bytes(32).")
-    pseudonyms = [hmac.new(salt, str(v).encode(), hashlib.sha256).hexdigest()[:16] for v in table[id_column]]
+    if not isinstance(key, bytes) or len(key) < 16:
+        raise ValueError("key must be a secret bytes value of at least 16 bytes, e.g. secrets.token_bytes(32).")
+    pseudonyms = [hmac.new(key, str(v).encode(), hashlib.sha256).hexdigest()[:16] for v in table[id_column]]
     out = table.drop(columns=[id_column, *drop])
     out.insert(0, "pseudonym", pseudonyms)
     return out
@@ -329,13 +331,42 @@ def plot_tokens_vs_params(ax, highlight: tuple[float, float] | None = None) -> N
 
 # ---------------------------------------------------------------- exercises
 _STEM = "01_big_models_and_their_economics"
-exercise(f"{_STEM}.gpt3_flops", 3.15e23, rtol=0.01,
-         hint="6 × parameters × tokens, with 175e9 parameters and 300e9 tokens.")
+PRECISIONS_MOST_PRECISE_FIRST = ("fp32", "bf16", "int8", "int4")
+
+
+def _is_training_flops_of(training_flops_of) -> bool:
+    configs = [(2, 128, 1000, 64, 1e9), (24, 2048, 32000, 4096, 2e12), (80, 8192, 128256, 8192, 1.5e13)]
+    return all(math.isclose(float(training_flops_of(L, d, V, n_ctx, D)),
+                            training_flops(transformer_params(L, d, V, n_ctx), D), rel_tol=1e-9)
+               for L, d, V, n_ctx, D in configs)
+
+
+def _is_wall_clock_days(wall_clock_days) -> bool:
+    plans = [(7e9, 2e12, "H100", 0.4, 64), (1e9, 2e10, "L4", 0.3, 8), (70e9, 1.4e12, "A100", 0.5, 1024)]
+    return all(math.isclose(float(wall_clock_days(N, D, gpu, mfu, n)), training_plan(N, D, gpu, mfu, n)["days"],
+                            rel_tol=1e-6) for N, D, gpu, mfu, n in plans)
+
+
+def _reference_fit(n_params: float, gpu: str, reserve_gb: float) -> str | None:
+    return next((p for p in PRECISIONS_MOST_PRECISE_FIRST
+                 if weights_memory_bytes(n_params, p) + reserve_gb * 1e9 <= GPUS[gpu].memory_bytes), None)
+
+
+def _is_most_precise_fit(most_precise_fit) -> bool:
+    cases = [(7e9, "L4", 0), (7e9, "L4", 10), (13e9, "A100", 20), (34e9, "H100", 0), (70e9, "H100", 20),
+             (70e9, "H200", 0), (400e9, "H100", 0), (1e9, "A100", 0)]
+    return all(most_precise_fit(N, gpu, reserve_gb) == _reference_fit(N, gpu, reserve_gb)
+               for N, gpu, reserve_gb in cases)
+
+
+exercise(f"{_STEM}.training_flops_of", compare=_is_training_flops_of,
+         hint="N = V·d + n_ctx·d + L·(12·d² + 13·d) + 2·d (section 2), then 6·N·D.")
 exercise(f"{_STEM}.chinchilla_params", 2.887e10, rtol=0.01,
          hint="With D = 20·N, C = 6·N·D = 120·N², so N = sqrt(C / 120).")
-exercise(f"{_STEM}.llama_days", 20.8, rtol=0.01,
-         hint="GPU-hours divided by the number of GPUs gives hours of wall-clock time; divide by 24.")
+exercise(f"{_STEM}.wall_clock_days", compare=_is_wall_clock_days,
+         hint="GPU-hours = 6·N·D / (GPUS[gpu].peak_flops_per_s × mfu × 3600); divide by the number of GPUs and by 24.")
 exercise(f"{_STEM}.serving_cost", 31.46, rtol=0.01,
          hint="1,000 million tokens × inference_cost_per_million_tokens(7e9, 'H100', 0.25).")
-exercise(f"{_STEM}.fits_precision", "int8",
-         hint="Compare weights_memory_bytes(70e9, p) with 80e9 bytes for p in 'fp32', 'bf16', 'int8', 'int4'.")
+exercise(f"{_STEM}.most_precise_fit", compare=_is_most_precise_fit,
+         hint="Try 'fp32', 'bf16', 'int8', 'int4' in that order; return the first whose weights_memory_bytes plus "
+              "reserve_gb × 1e9 is at most GPUS[gpu].memory_bytes, and None if none is.")

@@ -350,16 +350,32 @@ EXAMPLE_HOUSE = {"MedInc": 8.3, "HouseAge": 30.0, "AveRooms": 5.5, "AveBedrms": 
 # --------------------------------------------------------------------------- exercises
 RMSE_EXERCISE_TRUE = (2.1, 3.4, 5.0)  # three block groups, $100,000
 RMSE_EXERCISE_PRED = (2.4, 3.0, 3.8)
-CANDIDATE_LRS = (0.05, 0.5, 0.95, 1.05)
 MEDINC_COEFFICIENT = 0.46  # $100,000 per $10,000 of median income, rounded from the linear baseline
 
 exercise(f"{STEM}.rmse_by_hand",
          math.sqrt(np.mean((np.subtract(RMSE_EXERCISE_PRED, RMSE_EXERCISE_TRUE)) ** 2)),
          hint="Errors first (prediction − truth), then square, average over the 3 houses, and take the square "
               "root last.")
-exercise(f"{STEM}.diverging_lr", 1.05, rtol=0,
-         hint="On standardised x the Hessian of the MSE is 2·I, so each step multiplies the error by (1 − 2·lr). "
-              "Which learning rate makes |1 − 2·lr| larger than 1?")
+
+
+def _predicts_divergence(diverges) -> bool:
+    """Right on every case: datasets of very different scales, gradient descent run at 0.8x and 1.25x the limit."""
+    rng = np.random.default_rng(3)
+    for scale, offset in ((1.0, 0.0), (0.01, 0.0), (30.0, 100.0), (500.0, 2000.0)):
+        x = offset + scale * rng.normal(size=200)
+        y = 3.0 * x + rng.normal(size=200)
+        for factor in (0.8, 1.25):
+            lr = factor * largest_stable_lr(x.reshape(-1, 1))
+            losses = gradient_descent(x.reshape(-1, 1), y, lr, num_epochs=400).losses
+            actually = not losses[-1] < losses[0]  # grew (or overflowed to inf/nan)
+            if bool(diverges(x, lr)) != actually:
+                return False
+    return True
+
+
+exercise(f"{STEM}.diverges", compare=_predicts_divergence,
+         hint="Build A = np.column_stack([x, np.ones_like(x)]); gradient descent diverges when lr > 1 / the largest "
+              "eigenvalue of A.T @ A / len(x) (np.linalg.eigvalsh).")
 exercise(f"{STEM}.medinc_coefficient", MEDINC_COEFFICIENT * 2 * 100_000, rtol=1e-3,
          hint="MedInc is in units of $10,000 and the price in $100,000: $30,000 → $50,000 is +2 units of MedInc, "
               "and the coefficient times 2 is in $100,000.")

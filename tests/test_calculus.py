@@ -57,10 +57,40 @@ def test_bowl_gradient_and_the_stability_limit_of_gradient_descent():
     assert bowl_loss(unstable[-1]) > 1e3  # lr > 2/10 diverges along the steep axis
 
 
+def _sigmoid_and_slope(z):
+    s = 1 / (1 + np.exp(-z))
+    return s, s * (1 - s)
+
+
+def _sigmoid_with_the_articles_number(z):  # right everywhere except at z = 3, where it says 0.9502
+    s, slope = _sigmoid_and_slope(z)
+    return np.where(z == 3.0, 0.9502, s), slope
+
+
+def _mse_and_gradient(y_hat, y):
+    return np.mean((y_hat - y) ** 2), 2 * (y_hat - y) / len(y)
+
+
+def _mse_gradient_without_the_mean(y_hat, y):
+    return np.mean((y_hat - y) ** 2), 2 * (y_hat - y)
+
+
+def _adam_step(w, g, m, v, t, lr=0.001, beta_1=0.9, beta_2=0.999, eps=1e-8):
+    m = beta_1 * m + (1 - beta_1) * g
+    v = beta_2 * v + (1 - beta_2) * g**2
+    return w - lr * (m / (1 - beta_1**t)) / (np.sqrt(v / (1 - beta_2**t)) + eps), m, v
+
+
+def _adam_step_without_bias_correction(w, g, m, v, t, lr=0.001, beta_1=0.9, beta_2=0.999, eps=1e-8):
+    m = beta_1 * m + (1 - beta_1) * g
+    v = beta_2 * v + (1 - beta_2) * g**2
+    return w - lr * m / (np.sqrt(v) + eps), m, v
+
+
 @pytest.mark.parametrize("name, right, wrong", [
-    ("sigmoid_of_3", 1 / (1 + math.exp(-3)), 0.9502),
-    ("mse_example", 0.31, 0.1667),
-    ("adam_first_step", (0.5, 0.25), (0.05, 0.00025)),  # wrong: no bias correction
+    ("sigmoid_and_slope", _sigmoid_and_slope, _sigmoid_with_the_articles_number),
+    ("mse_and_gradient", _mse_and_gradient, _mse_gradient_without_the_mean),
+    ("adam_step", _adam_step, _adam_step_without_bias_correction),
     ("f1_score", 2 / 3, 0.75),  # wrong: the arithmetic mean
 ])
 def test_spot_the_bug_numbers(capsys, name, right, wrong):

@@ -144,12 +144,12 @@ def people():
 
 
 def test_pseudonymise_drops_identifiers_and_keeps_joins(people):
-    salt = b"0123456789abcdef"
-    out = econ.pseudonymise(people, "id", ["name"], salt)
+    key = b"0123456789abcdef"
+    out = econ.pseudonymise(people, "id", ["name"], key=key)
     assert list(out.columns) == ["pseudonym", "zip", "sex"]
     assert out.pseudonym[0] == out.pseudonym[2] != out.pseudonym[1]
     assert out.pseudonym[0] != hashlib.sha256(b"A-1").hexdigest()[:16]  # not a plain, guessable hash
-    assert out.pseudonym[0] != econ.pseudonymise(people, "id", ["name"], b"another-secret-salt").pseudonym[0]
+    assert out.pseudonym[0] != econ.pseudonymise(people, "id", ["name"], b"another-secret-key").pseudonym[0]
     assert "A-1" not in out.to_string() and "x" not in set(out.values.ravel())
     assert list(people.columns) == ["id", "name", "zip", "sex"]  # the input is left alone
 
@@ -189,7 +189,7 @@ def test_bad_input_names_the_argument_and_the_valid_values(call, match):
         call()
 
 
-def test_pseudonymise_rejects_bad_salt_and_columns(people):
+def test_pseudonymise_rejects_bad_key_and_columns(people):
     with pytest.raises(ValueError, match="at least 16 bytes"):
         econ.pseudonymise(people, "id", ["name"], b"short")
     with pytest.raises(ValueError, match="at least 16 bytes"):
@@ -206,12 +206,25 @@ def test_pseudonymise_rejects_bad_salt_and_columns(people):
 STEM = "01_big_models_and_their_economics"
 
 
+def _training_flops_of(L, d, V, n_ctx, D):
+    return 6 * (V * d + n_ctx * d + L * (12 * d**2 + 13 * d) + 2 * d) * D
+
+
+def _wall_clock_days(N, D, gpu, mfu, n_gpus):
+    return 6 * N * D / (econ.GPUS[gpu].peak_flops_per_s * mfu * 3600) / n_gpus / 24
+
+
+def _most_precise_fit(N, gpu, reserve_gb=0):
+    return next((p for p in ("fp32", "bf16", "int8", "int4")
+                 if N * econ.BYTES_PER_PARAM[p] + reserve_gb * 1e9 <= econ.GPUS[gpu].memory_bytes), None)
+
+
 @pytest.mark.parametrize("name, right, wrong", [
-    ("gpt3_flops", 6 * 175e9 * 300e9, 2 * 175e9 * 300e9),
+    ("training_flops_of", _training_flops_of, lambda L, d, V, n_ctx, D: 6 * 12 * L * d**2 * D),  # 12Ld² only
     ("chinchilla_params", math.sqrt(1e23 / 120), 1e23 / 120),
-    ("llama_days", 1_022_362 / 2048 / 24, 1_022_362 / 24),
+    ("wall_clock_days", _wall_clock_days, lambda N, D, gpu, mfu, n_gpus: _wall_clock_days(N, D, gpu, mfu, 1)),
     ("serving_cost", 1000 * 2 * 7e9 * 1e6 / (989e12 * 0.25) / 3600 * 2.0, 1000 * 6 * 7e9 * 1e6 / (989e12 * 0.25) / 3600 * 2.0),
-    ("fits_precision", "int8", "bf16"),
+    ("most_precise_fit", _most_precise_fit, lambda N, gpu, reserve_gb=0: _most_precise_fit(N, gpu)),  # no reserve
 ])
 def test_exercises_accept_the_hand_computed_answer_only(capsys, name, right, wrong):
     check(f"{STEM}.{name}", right)

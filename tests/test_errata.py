@@ -1,0 +1,107 @@
+"""Every erratum quotes its article exactly, inside the named section, and points to a heading that exists."""
+import math
+import os
+import re
+from pathlib import Path
+
+import nbformat
+import numpy as np
+import pytest
+
+from bigmodel_lessons import errata
+from bigmodel_lessons.errata import ARTICLES, ERRATA, KINDS
+
+ROOT = Path(__file__).resolve().parents[1]
+ARTICLES_DIR = Path(os.environ.get("BIGMODEL_ARTICLES_DIR", ROOT.parent / "shared" / "articles"))
+HEADING = re.compile(r"^(#{1,6})\s*(.*?)\s*$")
+
+
+def sections(text: str) -> dict[str, str]:
+    """Heading text -> the text under every heading with that text (up to the next heading of the same or a
+    higher level). A "# ..." line inside a ``` fence is a code comment, not a heading; "## ..." and deeper always
+    count, because one article leaves a code fence unclosed."""
+    lines, found, in_code = text.split("\n"), [], False
+    for i, line in enumerate(lines):
+        if line.lstrip().startswith("```"):
+            in_code = not in_code
+        elif (m := HEADING.match(line)) and (len(m.group(1)) > 1 or not in_code):
+            found.append((i, len(m.group(1)), m.group(2)))
+    out: dict[str, str] = {}
+    for k, (start, level, title) in enumerate(found):
+        end = next((i for i, lv, _ in found[k + 1:] if lv <= level), len(lines))
+        out[title] = out.get(title, "") + "\n".join(lines[start:end]) + "\n"
+    return out
+
+
+def notebook_headings(stem: str) -> set[str]:
+    notebook = nbformat.read(ROOT / "notebooks" / f"{stem}.ipynb", as_version=4)
+    return {m.group(2) for c in notebook.cells if c.cell_type == "markdown"
+            for line in c.source.splitlines() if (m := HEADING.match(line))}
+
+
+needs_articles = pytest.mark.skipif(not ARTICLES_DIR.is_dir(), reason=f"source articles not found in {ARTICLES_DIR}")
+
+
+def test_at_least_thirty_records_covering_all_five_articles():
+    assert len(ERRATA) >= 30
+    assert set(errata.counts()["article"]) == set(ARTICLES)
+
+
+@pytest.mark.parametrize("record", ERRATA, ids=lambda e: f"{e.article[:3]}-{e.quote[:20]}")
+def test_record_fields(record):
+    assert record.article in ARTICLES
+    assert record.kind in KINDS
+    assert record.section and record.quote.strip() and len(record.correction) > 20
+    assert "\t" not in record.correction and "\f" not in record.correction
+
+
+@needs_articles
+@pytest.mark.parametrize("record", ERRATA, ids=lambda e: f"{e.article[:3]}-{e.quote[:20]}")
+def test_quote_is_verbatim_in_the_named_section(record):
+    text = (ARTICLES_DIR / record.article).read_text(encoding="utf-8")
+    found = sections(text)
+    assert record.section in found, f"no heading {record.section!r} in {record.article}"
+    assert record.quote in found[record.section], f"quote not found under {record.section!r}: {record.quote!r}"
+
+
+@needs_articles
+def test_article_files_are_the_five_listed():
+    assert {p.name for p in ARTICLES_DIR.glob("*.txt")} == set(ARTICLES)
+
+
+@pytest.mark.parametrize("record", [e for e in ERRATA if e.taught_in], ids=lambda e: f"{e.taught_in[0][:2]}-{e.quote[:20]}")
+def test_where_taught_heading_exists(record):
+    stem, heading = record.taught_in
+    assert (ROOT / "notebooks" / f"{stem}.ipynb").exists(), stem
+    assert heading in notebook_headings(stem), f"{stem} has no heading {heading!r}"
+
+
+def test_where_taught_text():
+    record = next(e for e in ERRATA if e.taught_in is None)
+    assert record.where_taught == "not covered"
+
+
+def test_errata_for_rejects_an_unknown_article():
+    with pytest.raises(ValueError, match="000_6aac9b8b84da323c.txt"):
+        errata.errata_for("nope.txt")
+
+
+def test_table_has_one_row_per_record_of_the_article():
+    for article in ARTICLES:
+        assert len(errata.errata_table(article)) == len(errata.errata_for(article))
+
+
+def test_the_corrected_numbers():
+    """The numbers the corrections state, recomputed."""
+    assert round(1 / (1 + math.exp(-3)), 4) == 0.9526
+    assert round((0.2**2 + 0.5**2 + 0.8**2) / 3, 4) == 0.31
+    assert math.isclose(0.1 + (0.01 - 0.1) * 0.01 / 0.001, -0.8)
+    x = 1.7
+    assert math.isclose((x**3 * 2 * x - x**2 * 3 * x**2) / x**6, -1 / x**2)
+    y = np.array([[0.1, 0.8, 0.1], [0.3, 0.5, 0.2], [0.2, 0.3, 0.5]])
+    p = np.array([[0.2, 0.7, 0.1], [0.4, 0.6, 0.0], [0.1, 0.4, 0.5]])
+    clipped = -np.mean(np.sum(y * np.log(np.clip(p, 1e-7, 1 - 1e-7)), axis=1))
+    finite = -np.sum(y[p > 0] * np.log(p[p > 0])) / 3
+    assert round(clipped, 2) == 1.84 and round(finite, 2) == 0.76
+    assert round(101_770) == 784 * 128 + 128 + 128 * 10 + 10
+    assert round((1 - 0.9) * 0.5 / math.sqrt((1 - 0.999) * 0.5**2), 2) == 3.16
