@@ -115,8 +115,12 @@ class Runtime:
     """A loaded model: ``predict(X)`` maps raw pixels float32 ``(n, 28, 28)`` to probabilities ``(n, 10)``."""
 
     kind = ""
+    chunk = 512  # images per call: a 10,000-image call would hold gigabytes of convolution activations
 
     def predict(self, X: np.ndarray) -> np.ndarray:
+        return np.concatenate([self._predict_batch(X[i:i + self.chunk]) for i in range(0, max(len(X), 1), self.chunk)])
+
+    def _predict_batch(self, X: np.ndarray) -> np.ndarray:
         raise NotImplementedError
 
 
@@ -129,7 +133,7 @@ class OnnxRuntime(Runtime):
         options.intra_op_num_threads = 1  # one core for the model, one for HTTP and JSON on a 2-core machine
         self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
-    def predict(self, X):
+    def _predict_batch(self, X):
         return self.session.run(None, {INPUT_NAME: X})[0]
 
 
@@ -142,7 +146,7 @@ class KerasRuntime(Runtime):
         # safe_mode=True refuses to deserialise Python code (Lambda layers): a model file is a program
         self.model = quiet_tensorflow().saving.load_model(path, safe_mode=True)
 
-    def predict(self, X):
+    def _predict_batch(self, X):
         return np.asarray(self.model.predict_on_batch(X))
 
 
@@ -157,7 +161,7 @@ class SavedModelRuntime(Runtime):
 
         self.saved = tf.saved_model.load(str(path))  # keep the object: its function refers to its variables
 
-    def predict(self, X):
+    def _predict_batch(self, X):
         return self.saved.serve(X).numpy()
 
 
