@@ -65,6 +65,7 @@ class NotebookChecks(pytest.Item):
         nbfile = self.parent
         memory = getattr(nbfile, "bml_memory", None)
         peak_mb = memory.stop() if memory else float("nan")
+        self.user_properties.append(("peak_memory_mb", peak_mb))
         nb = self._executed_notebook()
         out_dir = Path(nbfile.config.rootpath, EXECUTED)
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -143,3 +144,14 @@ def pytest_collection_modifyitems(session, config, items):
     for nbfile, cells in by_file.items():
         items.insert(items.index(cells[-1]) + 1, NotebookChecks.from_parent(nbfile, name="course checks", cells=cells))
     items.sort(key=_order)  # stable: cells keep their order
+
+
+def pytest_terminal_summary(terminalreporter):
+    """One line per executed notebook: its kernel's peak memory against the limit (xdist passes it back)."""
+    peaks = {report.nodeid.split("::")[0]: dict(report.user_properties)["peak_memory_mb"]
+             for report in terminalreporter.getreports("passed") + terminalreporter.getreports("failed")
+             if report.when == "call" and "peak_memory_mb" in dict(report.user_properties)}
+    if peaks:
+        terminalreporter.section("notebook peak memory (MB)")
+        for nodeid, peak in sorted(peaks.items()):
+            terminalreporter.write_line(f"{peak:7.0f}  {nodeid}")

@@ -78,6 +78,24 @@ def seed_everything(seed: int = DEFAULT_SEED) -> int:
     return seed
 
 
+def free_memory() -> None:
+    """Drop Keras' models and graphs, collect garbage, and hand freed heap pages back to the system.
+
+    Between experiments in one kernel: without the last step glibc keeps the freed pages, so each new model
+    adds to the kernel's peak memory (Binder's limit is 2 GB). Elsewhere than glibc (macOS, Windows) the last
+    step is skipped; the allocator there returns memory its own way."""
+    import ctypes
+    import ctypes.util
+    import gc
+
+    quiet_tensorflow().utils.clear_session()
+    gc.collect()
+    if platform.system() == "Linux" and (libc := ctypes.util.find_library("c")):
+        trim = getattr(ctypes.CDLL(libc), "malloc_trim", None)  # glibc only (musl has none)
+        if trim is not None:
+            trim(0)
+
+
 def gpu_devices() -> list[str]:
     """Names of the GPUs TensorFlow can see (empty on a CPU-only machine)."""
     quiet_tensorflow()
