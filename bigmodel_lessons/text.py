@@ -298,8 +298,10 @@ def _string_batches(texts, batch_size: int = 128):
 
 
 def vectorize(vectorizer, texts) -> np.ndarray:
-    """Token ids ``(n, sequence_length)`` of ``texts``, computed batch by batch (low peak memory)."""
-    return np.concatenate([np.asarray(vectorizer(batch)) for batch in _string_batches(check_texts(texts), 1024)])
+    """Token ids ``(n, sequence_length)``, int32, of ``texts``, computed batch by batch (low peak memory;
+    int32 holds any vocabulary index and takes half the int64 the layer returns)."""
+    return np.concatenate([np.asarray(vectorizer(batch), dtype=np.int32)
+                           for batch in _string_batches(check_texts(texts), 1024)])
 
 
 def build_classifier(vocab_size: int, embedding_dim: int = EMBEDDING_DIM):

@@ -67,6 +67,15 @@ def test_peak_memory_of_a_finished_process_is_zero():
     assert PeakMemory(proc.pid).start().stop() == 0.0
 
 
+def test_peak_memory_stops_sampling_when_its_process_exits():
+    """Once the root has exited its pid may be reused by an unrelated process, which must not be counted."""
+    proc = psutil.Popen([sys.executable, "-c", "import time; time.sleep(0.5)"])
+    sampler = PeakMemory(proc.pid, interval=0.01).start()
+    proc.wait()
+    sampler._thread.join(timeout=5)
+    assert not sampler._thread.is_alive() and sampler.stop() > 0
+
+
 def test_problems_judge_ranges_missing_metrics_and_memory():
     ch = Chapter(99, "99_test", "test", expect={"acc": (0.8, 1.0), "loss": (0, 1)})
     assert problems(ch, {"acc": 0.9, "loss": 0.5}, 100) == []

@@ -142,20 +142,27 @@ def test_lora_trainable_parameters_match_the_formula(minilm):
     assert ft.trainable_params(full) == ft.MINILM_PARAMS - 30522 * 384 + 385  # the word-piece table stays frozen
 
 
-@pytest.mark.skip(reason="unresolved: hidden states differ from keras-hub's BertBackbone by ~4e-4 on real tokens "
-                         "(max 0.072 over all positions) although both reproduce the model card to 1e-4; issue #12")
 def test_our_encoder_equals_keras_hub_on_the_same_files():
-    """The reference: keras-hub's BertBackbone reads the same folder; hidden states agree to 1e-4 (float32,
-    different operation order), on real tokens and padding alike. A fresh encoder: other tests change the
+    """The reference: keras-hub's BertBackbone reads the same folder. keras-hub's BERT uses the tanh
+    approximation of GELU; the checkpoint's config.json says ``"hidden_act": "gelu"``, the exact erf form, which
+    ours uses. With the reference switched to exact GELU the hidden states agree to 1e-5 on every real token
+    (padding positions are masked out downstream and may differ). A fresh encoder: other tests change the
     module's shared one (LoRA)."""
+    import keras
+
     keras_hub = pytest.importorskip("keras_hub")
     _package_folder_or_skip()
     backbone, preprocessor, _ = ft.load_minilm(sequence_length=32, tiers=ft.MINILM_TIERS[1:])
     reference = keras_hub.models.BertBackbone.from_preset(str(ft._package_folder()))
     inputs = ft.tokenize(preprocessor, ["The weather is lovely today.", "A much longer second text, with commas."])
-    ours = backbone.predict(inputs, verbose=0)
-    theirs = reference.predict(inputs, verbose=0)["sequence_output"]
-    np.testing.assert_allclose(ours, theirs, atol=1e-4)
+    real = inputs["padding_mask"].astype(bool)
+    ours = backbone.predict(inputs, verbose=0)[real]
+    approximate = np.asarray(reference(inputs)["sequence_output"])[real]
+    assert np.abs(ours - approximate).max() > 1e-4  # the approximation is visible: this test can tell them apart
+    for block in reference.transformer_layers:
+        block._feedforward_intermediate_dense.activation = keras.activations.gelu  # approximate=False
+    exact = np.asarray(reference(inputs)["sequence_output"])[real]
+    np.testing.assert_allclose(ours, exact, atol=1e-5)
 
 
 def test_tokenizer_matches_bert_ids():
