@@ -14,6 +14,7 @@ import numpy as np
 import bigmodel_lessons as bml
 from bigmodel_lessons import data, transformer
 from bigmodel_lessons.text import CharTokenizer, unigram_loss
+from full_mnist import loadavg  # bench/full_mnist.py, beside this script
 
 SEED = 42
 bml.start(False, SEED)
@@ -23,11 +24,9 @@ train_ids, val_ids = transformer.split_ids(tokenizer.encode(text))
 cfg = transformer.GPTConfig(tokenizer.vocab_size, n_ctx=64, d_model=128, n_heads=4, n_layers=4)
 bml.seed_everything(SEED)
 model = transformer.build_gpt(cfg)
-with open("/proc/loadavg") as f:
-    print("load average before:", " ".join(f.read().split()[:3]))
+print("load average before:", loadavg())
 result = transformer.train_gpt(model, train_ids, val_ids, steps=2000, batch_size=32, lr=2e-3, n_evals=10, seed=SEED)
-with open("/proc/loadavg") as f:
-    print("load average after:", " ".join(f.read().split()[:3]))
+print("load average after:", loadavg())
 print(f"{cfg.n_params:,} parameters; unigram {unigram_loss(train_ids, val_ids, cfg.vocab_size):.3f} nats/char")
 print("validation loss by step:", ", ".join(f"{s}: {v:.3f}" for s, v in zip(result.steps, result.val_loss)))
 print(f"final {result.final_val_loss:.3f} nats/char ({result.final_val_loss / np.log(2):.2f} bits) after "

@@ -13,6 +13,7 @@ from sklearn.model_selection import train_test_split
 
 import bigmodel_lessons as bml
 from bigmodel_lessons import data, text
+from full_mnist import loadavg  # bench/full_mnist.py, beside this script
 
 SEED = 42
 parser = argparse.ArgumentParser()
@@ -24,15 +25,13 @@ reviews_train, reviews_val, y_train, y_val = train_test_split(reviews, y, test_s
 length = text.SEQUENCE_LENGTH * (args.ngrams or 1)
 vectorizer = text.build_vectorizer(reviews_train, sequence_length=length, ngrams=args.ngrams)
 X_train, X_val, X_test = (text.vectorize(vectorizer, t) for t in (reviews_train, reviews_val, reviews_test))
-with open("/proc/loadavg") as f:
-    print("load average before:", " ".join(f.read().split()[:3]))
+print("load average before:", loadavg())
 bml.seed_everything(SEED)
 model = text.build_classifier(vectorizer.vocabulary_size())
 cpu = time.process_time()
 _, seconds = text.train_classifier(model, X_train, y_train, (X_val, y_val), epochs=10)
 cpu = time.process_time() - cpu
 accuracy = float(np.mean((model.predict(X_test, batch_size=512, verbose=0).ravel() >= 0.5) == y_test))
-with open("/proc/loadavg") as f:
-    print("load average after:", " ".join(f.read().split()[:3]))
+print("load average after:", loadavg())
 print(f"{len(X_train):,} reviews x {length} tokens, 10 epochs: fit {seconds:.1f} s ({cpu:.1f} CPU s), "
       f"test accuracy {accuracy:.2%} on {len(y_test):,}")
