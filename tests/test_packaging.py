@@ -31,12 +31,19 @@ def _constraints() -> dict[str, str]:
     return {canonicalize_name(l.split("==")[0]): l.split("==")[1] for l in lines}
 
 
+BINDER_PLATFORM = {"sys_platform": "linux", "platform_machine": "x86_64", "python_version": "3.11", "extra": ""}
+
+
+def _applies(req: Requirement, env: dict) -> bool:
+    return req.marker is None or req.marker.evaluate(env)
+
+
 def test_environment_files_name_the_same_dependencies_as_pyproject():
     wanted = _pyproject_requirements()
     top = _conda_pip_requirements(ROOT / "environment.yml")
-    binder = _conda_pip_requirements(ROOT / "binder" / "environment.yml")
-    assert set(top) == set(binder) == set(wanted)
-    assert {n: r.specifier for n, r in top.items()} == {n: r.specifier for n, r in wanted.items()}
+    assert {n: (r.specifier, r.marker) for n, r in top.items()} == {n: (r.specifier, r.marker) for n, r in wanted.items()}
+    binder = _conda_pip_requirements(ROOT / "binder" / "environment.yml")  # Binder builds Linux x86_64 images
+    assert set(binder) == {n for n, r in wanted.items() if _applies(r, BINDER_PLATFORM)}
 
 
 def test_constraints_pin_every_dependency_within_its_range_and_binder_uses_the_pins():
@@ -45,7 +52,30 @@ def test_constraints_pin_every_dependency_within_its_range_and_binder_uses_the_p
     for name, req in _pyproject_requirements().items():
         assert name in pins, f"constraints.txt does not pin {name}"
         assert req.specifier.contains(pins[name]), f"{name}=={pins[name]} is outside {req.specifier}"
-        assert str(binder[name].specifier) == f"=={pins[name]}"
+        if name in binder:
+            assert str(binder[name].specifier) == f"=={pins[name]}"
+    assert pins["tensorflow"] == pins["tensorflow-cpu"], "make gpu installs tensorflow at tensorflow-cpu's version"
+    assert "tensorflow-text" not in pins, "tensorflow-text requires the full tensorflow wheel (keras-hub: --no-deps)"
+
+
+def test_exactly_one_tensorflow_wheel_per_platform_and_the_cpu_wheel_where_it_is_published():
+    wanted = _pyproject_requirements()
+    cpu_wheel = {("linux", "x86_64"), ("win32", "AMD64")}  # tensorflow-cpu 2.21.0 wheels on PyPI
+    for system, machine in [("linux", "x86_64"), ("win32", "AMD64"), ("linux", "aarch64"), ("darwin", "arm64"),
+                            ("darwin", "x86_64"), ("win32", "ARM64")]:
+        env = {"sys_platform": system, "platform_machine": machine, "python_version": "3.11", "extra": ""}
+        chosen = {n for n in ("tensorflow", "tensorflow-cpu") if _applies(wanted[n], env)}
+        assert chosen == {"tensorflow-cpu" if (system, machine) in cpu_wheel else "tensorflow"}, (system, machine)
+
+
+def test_make_gpu_swaps_the_cpu_wheel_for_the_cuda_build_and_keras_hub_skips_its_dependencies():
+    makefile = (ROOT / "Makefile").read_text()
+    gpu = makefile[makefile.index("\ngpu: setup"):].split("\n\n")[0]
+    assert "pip uninstall --quiet -y tensorflow-cpu tensorflow" in gpu
+    assert '-c constraints.txt "tensorflow[and-cuda]"' in gpu
+    assert "--no-deps -c constraints.txt keras-hub" in makefile
+    test_extra = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]["test"]
+    assert not any(Requirement(r).name in ("keras-hub", "tensorflow", "tensorflow-text") for r in test_extra)
 
 
 def test_ci_runs_the_readme_test_command():
