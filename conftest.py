@@ -2,7 +2,8 @@
 
 nbval runs every notebook in ``notebooks/`` once, cell by cell, comparing ``# NBVAL_CHECK_OUTPUT`` cells with
 their stored outputs. This plugin adds, after the last cell, one more item per notebook ("course checks")
-that judges the same run: the metrics it recorded against ``chapters.py`` ``expect``, the kernel's peak memory
+that judges the same run: the metrics it recorded against ``chapters.py`` ``expect`` and against the numbers its
+Markdown quotes (``bigmodel_lessons/prose.py``), the kernel's peak memory
 (sampled with psutil) against the limit, and a ✓ for every exercise. It also saves the executed notebook,
 figures included, to ``build/executed/`` for the course website. ``pytest notebooks/NN_x.ipynb`` gets all of it.
 
@@ -26,6 +27,7 @@ os.environ.setdefault("MALLOC_ARENA_MAX", "2")  # as the course kernel sets it (
 from bigmodel_lessons.chapters import Chapter, chapter  # noqa: E402
 from bigmodel_lessons.course import CHECKS_ENV, METRICS_ENV, PeakMemory, problems  # noqa: E402
 from bigmodel_lessons.notebooks import exercise_keys  # noqa: E402
+from bigmodel_lessons.prose import contradictions  # noqa: E402
 
 try:
     from nbval.plugin import IPyNbCell, IPyNbFile
@@ -72,7 +74,8 @@ class NotebookChecks(pytest.Item):
         nbformat.write(nb, out_dir / nbfile.path.name)
         metrics_file, checks_file = _run_files(nbfile)
         read = lambda path: json.loads(path.read_text()) if path.exists() else {}  # noqa: E731
-        found = problems(_chapter_or_none(nbfile.path.stem), read(metrics_file), peak_mb)
+        metrics = read(metrics_file)
+        found = problems(_chapter_or_none(nbfile.path.stem), metrics, peak_mb) + contradictions(nbfile.nb, metrics)
         checks = read(checks_file)
         for key in exercise_keys(nbfile.nb):
             if checks.get(key) is not True:
