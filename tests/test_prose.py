@@ -86,3 +86,18 @@ def test_record_metric_prints_where_a_runner_collects_metrics(tmp_path, monkeypa
     monkeypatch.setenv(course.METRICS_ENV, str(tmp_path / "m.json"))
     course.record_metric("answer", 42)
     assert capsys.readouterr().out == "[metric] answer = 42\n"
+
+
+def test_stderr_streams_are_found_except_in_cells_that_expect_them():
+    """The course checks (conftest.py) fail a chapter whose executed cells write to stderr: download retries,
+    third-party warnings with temporary paths, TensorFlow notices. A cell tagged ``stderr-expected`` may."""
+    from nbformat.v4 import new_code_cell, new_output
+
+    from bigmodel_lessons.notebooks import stderr_outputs
+
+    noisy = new_code_cell("fetch()", outputs=[new_output("stream", name="stderr", text="Retry downloading from url\n")])
+    deliberate = new_code_cell("warn()", metadata={"tags": ["stderr-expected"]},
+                               outputs=[new_output("stream", name="stderr", text="UserWarning: on purpose\n")])
+    quiet = new_code_cell("print(1)", outputs=[new_output("stream", name="stdout", text="1\n")])
+    nb = new_notebook(cells=[quiet, noisy, deliberate])
+    assert stderr_outputs(nb) == ["code cell 1 writes to stderr: Retry downloading from url"]
