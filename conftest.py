@@ -2,7 +2,8 @@
 
 nbval runs every notebook in ``notebooks/`` once, cell by cell, comparing ``# NBVAL_CHECK_OUTPUT`` cells with
 their stored outputs. This plugin adds, after the last cell, one more item per notebook ("course checks")
-that judges the same run: the metrics it recorded against ``chapters.py`` ``expect``, the kernel's peak memory
+that judges the same run: the metrics it recorded against ``chapters.py`` ``expect`` and against the numbers its
+Markdown quotes (``bigmodel_lessons/prose.py``), no stderr output in chapters 00-06, the kernel's peak memory
 (sampled with psutil) against the limit, and a ✓ for every exercise. It also saves the executed notebook,
 figures included, to ``build/executed/`` for the course website. ``pytest notebooks/NN_x.ipynb`` gets all of it.
 
@@ -25,7 +26,8 @@ os.environ.setdefault("MALLOC_ARENA_MAX", "2")  # as the course kernel sets it (
 
 from bigmodel_lessons.chapters import Chapter, chapter  # noqa: E402
 from bigmodel_lessons.course import CHECKS_ENV, METRICS_ENV, PeakMemory, problems  # noqa: E402
-from bigmodel_lessons.notebooks import exercise_keys  # noqa: E402
+from bigmodel_lessons.notebooks import exercise_keys, stderr_outputs  # noqa: E402
+from bigmodel_lessons.prose import contradictions  # noqa: E402
 
 try:
     from nbval.plugin import IPyNbCell, IPyNbFile
@@ -33,6 +35,7 @@ except ImportError:  # nbval missing: notebooks are not collected at all
     IPyNbCell = IPyNbFile = None
 
 EXECUTED = "build/executed"
+QUIET_UP_TO = 6  # chapters 00-06 must write nothing to stderr (issue #19); 07-10 are not checked yet
 STEM = re.compile(r"(\d\d)_\w+")
 
 
@@ -72,7 +75,11 @@ class NotebookChecks(pytest.Item):
         nbformat.write(nb, out_dir / nbfile.path.name)
         metrics_file, checks_file = _run_files(nbfile)
         read = lambda path: json.loads(path.read_text()) if path.exists() else {}  # noqa: E731
-        found = problems(_chapter_or_none(nbfile.path.stem), read(metrics_file), peak_mb)
+        metrics = read(metrics_file)
+        ch = _chapter_or_none(nbfile.path.stem)
+        found = problems(ch, metrics, peak_mb) + contradictions(nbfile.nb, metrics)
+        if ch is not None and ch.number <= QUIET_UP_TO:
+            found += stderr_outputs(nb)
         checks = read(checks_file)
         for key in exercise_keys(nbfile.nb):
             if checks.get(key) is not True:

@@ -9,9 +9,9 @@ from .env import quiet_tensorflow
 
 quiet_tensorflow()
 
-from .course import record_metric  # noqa: E402
+from .course import record_metric, say  # noqa: E402
 from .env import check_environment, fast_mode, free_memory, seed_everything, start, use_gpu  # noqa: E402
 from .exercises import check  # noqa: E402
 
-__all__ = ["check", "check_environment", "fast_mode", "free_memory", "record_metric", "seed_everything", "start", "use_gpu"]
+__all__ = ["check", "check_environment", "fast_mode", "free_memory", "record_metric", "say", "seed_everything", "start", "use_gpu"]
 __version__ = "0.1.0"

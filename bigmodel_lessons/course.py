@@ -36,13 +36,47 @@ def _update_json(path: str | None, key: str, value) -> None:
         Path(path).write_text(json.dumps(data, indent=2, sort_keys=True))
 
 
+RECORDED: dict[str, float] = {}  # this kernel's metrics, for :func:`say`
+
+
 def record_metric(name: str, value: float) -> None:
-    """Record a notebook's key result (printed, and saved for ``make course`` and the tests)."""
+    """Record a notebook's key result for :func:`say`, ``make course`` and the tests.
+
+    Silent in a learner's kernel; where a runner collects metrics (``$BIGMODEL_METRICS_FILE`` set: ``make course``,
+    the test suite) it also prints one ``[metric] name = value`` line into the executed notebook."""
     if isinstance(value, bool) or not isinstance(value, Real):
         raise TypeError(f"record_metric({name!r}, ...) needs a real number, got {type(value).__name__}.")
     value = float(value)
-    print(f"[metric] {name} = {value:.6g}")
-    _update_json(os.environ.get(METRICS_ENV), name, value if math.isfinite(value) else str(value))
+    RECORDED[name] = value
+    path = os.environ.get(METRICS_ENV)
+    if path:
+        print(f"[metric] {name} = {value:.6g}")
+    _update_json(path, name, value if math.isfinite(value) else str(value))
+
+
+def say(template: str, **values) -> str:
+    """Show prose whose numbers come from this run: ``template`` is Markdown with ``{name:format}`` fields,
+    filled from the metrics recorded so far in this kernel and from ``values`` (which win).
+
+    So a sentence that quotes a result cannot contradict the output above it, whatever the data or mode:
+    ``say("Test accuracy: {mlp_test_accuracy:.1%}.")`` shows *Test accuracy: 92.7%.* Returns the text."""
+    fields = {**RECORDED, **values}
+    try:
+        text = template.format_map(fields)
+    except KeyError as err:
+        raise KeyError(f"say(): no recorded metric or value named {err.args[0]!r}; record it with "
+                       f"bml.record_metric first or pass it as a keyword. Known: {', '.join(sorted(fields))}.") from None
+    try:
+        from IPython import get_ipython
+        from IPython.display import Markdown, display
+    except ImportError:  # plain Python: print it
+        print(text)
+    else:
+        if get_ipython() is not None:
+            display(Markdown(text))
+        else:
+            print(text)
+    return text
 
 
 def record_check(key: str, solved: bool) -> None:
@@ -207,10 +241,16 @@ def problems(ch: Chapter | None, metrics: dict, peak_mb: float) -> list[str]:
 
 
 def run_notebook(ch: Chapter, out_dir: Path = OUT_DIR, fast: bool = True) -> Result:
-    """Execute one chapter's notebook and judge it against the chapter's expected metrics and the memory limit."""
+    """Execute one chapter's notebook and judge it against the chapter's expected metrics, the memory limit and
+    the numbers its Markdown quotes (:mod:`bigmodel_lessons.prose`)."""
+    import nbformat
+
+    from .prose import contradictions
+
     result = execute(NOTEBOOK_DIR / ch.notebook, out_dir / ch.notebook, fast)
     if result.status == "ok":
         result.problems = problems(ch, result.metrics, result.peak_mb)
+        result.problems += contradictions(nbformat.read(NOTEBOOK_DIR / ch.notebook, as_version=4), result.metrics)
     return result
 
 

@@ -1,6 +1,7 @@
 """Datasets for the course: real data first, clearly labelled fallbacks, checksums always.
 
-Every loader tries, in order: (1) the framework's own cache, downloading into it when online;
+Every loader tries, in order: (1) the framework's own cache, downloading into it when online (probed once per
+session, quickly: :func:`online`);
 (2) files under ``$BIGMODEL_DATA_DIR`` (and Debian's dataset packages); (3) a real sample that a pip
 dependency ships. It prints one line saying which data it used and returns a :class:`DataSource`.
 """
@@ -19,6 +20,10 @@ import numpy as np
 
 DATA_DIR_ENV = "BIGMODEL_DATA_DIR"
 DOWNLOAD_TIMEOUT_S = 10
+OFFLINE_ENV = "BIGMODEL_OFFLINE"  # "1": offline without probing; "0": online without probing
+PROBE_HOST = "storage.googleapis.com"  # where Keras' datasets live
+PROBE_TIMEOUT_S = 1.5
+_ONLINE: bool | None = None  # the probe's answer, remembered for the session
 KERAS_ORIGIN = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/"
 FETCH_COMMAND = "bigmodel-lessons data fetch {name}"
 # IDX files (MNIST's format), each accepted gzipped (name + ".gz", as published) or uncompressed (name).
@@ -381,12 +386,53 @@ def _check_name(name: str) -> None:
         raise ValueError(f"Unknown dataset {name!r}; valid names: {', '.join(DATASETS)}.")
 
 
+def _probe(host: str, port: int, timeout: float) -> bool:
+    """True when a TCP connection to ``host:port`` opens within ``timeout`` seconds, DNS lookup included (run in
+    a thread, because ``getaddrinfo`` ignores socket time-outs and can hang for many seconds offline)."""
+    import threading
+
+    result = []
+
+    def connect() -> None:
+        try:
+            socket.create_connection((host, port), timeout=timeout).close()
+            result.append(True)
+        except OSError:
+            result.append(False)
+
+    thread = threading.Thread(target=connect, daemon=True)
+    thread.start()
+    thread.join(timeout)
+    return bool(result and result[0])
+
+
+def online() -> bool:
+    """Whether downloads can work: probed once per session (at most ``PROBE_TIMEOUT_S``), then remembered.
+
+    ``BIGMODEL_OFFLINE=1`` says offline without probing, ``BIGMODEL_OFFLINE=0`` online (e.g. behind a proxy that
+    the probe cannot see)."""
+    global _ONLINE
+    forced = os.environ.get(OFFLINE_ENV, "").strip()
+    if forced in ("0", "1"):
+        return forced == "0"
+    if _ONLINE is None:
+        _ONLINE = _probe(PROBE_HOST, 443, PROBE_TIMEOUT_S)
+    return _ONLINE
+
+
 def _try_download(name: str, cand: Candidate) -> bool:
+    """Download ``cand`` if this machine is online; offline, return False at once and say nothing (the loader's
+    one provenance line says which source it used). Third-party retry warnings are not shown."""
+    import warnings
+
+    if not online():
+        return False
     try:
-        with _socket_timeout(DOWNLOAD_TIMEOUT_S):
+        with _socket_timeout(DOWNLOAD_TIMEOUT_S), warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # scikit-learn's "Retry downloading from url" and the like
             cand.download()
-    except Exception as err:  # offline, DNS failure, HTTP error: move on to the next source
-        print(f"[data] {name}: {cand.origin} download failed ({type(err).__name__}: {err}); trying the next source")
+    except Exception as err:  # DNS failure, HTTP error, time-out: move on to the next source
+        print(f"[data] {name}: {cand.origin} download failed ({type(err).__name__}); using the next source")
         return False
     return True
 
@@ -485,7 +531,8 @@ def fetch(names: list[str] | None = None) -> dict[str, str]:
         elif _try_download(name, first) and not _missing(first.files()):
             status[name] = f"downloaded into {first.origin}"
         else:
-            status[name] = "FAILED: no internet? see the line above"
+            status[name] = ("FAILED: see the line above" if online() else
+                            f"FAILED: no internet (no connection to {PROBE_HOST} within {PROBE_TIMEOUT_S:g} s)")
             continue
         for key, path in first.files().items():
             verify(path, key or None, name)

@@ -229,7 +229,10 @@ def start(fast: bool | None = None, seed: int = DEFAULT_SEED) -> bool:
     """First cell of every notebook: resolve fast mode, seed everything, apply the plot style; return fast mode."""
     from .plots import use_course_style
 
+    from .course import record_metric
+
     fast = fast_mode(fast)
+    record_metric("fast_mode", float(fast))  # lets prose claims say which mode they are about (prose.py)
     seed_everything(seed)
     use_course_style()
     device = "GPU" if use_gpu() else "CPU"

@@ -59,7 +59,7 @@ GLOSSARY = [
     ("multi-head attention", "多头注意力", "Several attentions side by side, each on its own slice of the features."),
     ("position embedding", "位置嵌入", "A learned vector per position, added to the token vector, so a transformer knows word order."),
     ("residual connection", "残差连接", "x + f(x): a layer adds its output to its input, which keeps deep stacks trainable."),
-    ("layer normalization", "层归一化", "Rescales each position's vector to mean 0 and variance 1, then a learned scale and shift."),
+    ("layer normalization (LayerNorm)", "层归一化", "Rescales each position's vector to mean 0 and variance 1, then a learned scale and shift."),
     ("KV cache", "KV 缓存", "Keys and values of earlier tokens kept during generation, so each step processes one token."),
     ("scaling law", "缩放定律", "Loss falls as a power law in parameters, data and compute."),
     ("data parallelism", "数据并行", "Each device holds the whole model, trains on its share of a batch, and gradients are averaged."),
@@ -81,7 +81,73 @@ GLOSSARY = [
     ("precision", "精确率", "Of the cases predicted positive, the share that really are positive."),
     ("recall", "召回率", "Of the real positives, the share the model finds."),
     ("FLOP", "浮点运算", "One floating-point operation; training compute is counted in FLOPs."),
+    # ---- terms chapters 01–06 use before (or without) defining them
+    ("multilayer perceptron (MLP)", "多层感知机",
+     "Dense layers stacked with activations between them; also the feed-forward half of a transformer block."),
+    ("ReLU", "修正线性单元", "max(0, z): passes positive inputs, zeroes negative ones; the default hidden activation."),
+    ("sigmoid", "S 型函数", "σ(z) = 1 / (1 + e^(−z)): squeezes any number into (0, 1), read as a probability."),
+    ("tanh", "双曲正切", "Like the sigmoid but from −1 to 1, centred on 0."),
+    ("GELU", "高斯误差线性单元", "A smooth ReLU, z·Φ(z); the activation inside GPT-style transformers."),
+    ("logits", "对数几率 / 原始分数", "A model's raw scores before softmax (or sigmoid) turns them into probabilities."),
+    ("one-hot", "独热编码", "A label written as a vector of zeros with a single 1 at the class's position: 3 → [0,0,0,1,0,…]."),
+    ("binary cross-entropy", "二元交叉熵",
+     "−[y log p + (1 − y) log(1 − p)]: the loss for one yes/no output with a sigmoid; labels must be 0 or 1."),
+    ("multi-class vs multi-label", "多分类 / 多标签",
+     "Multi-class: exactly one class per example (softmax). Multi-label: any number of yes/no answers (sigmoids)."),
+    ("partial derivative", "偏导数", "The derivative with respect to one input while the others are held fixed."),
+    ("Jacobian", "雅可比矩阵",
+     "The matrix of all partial derivatives of a vector function: entry (i, j) is ∂outputᵢ/∂inputⱼ."),
+    ("Hessian", "黑塞矩阵",
+     "The matrix of second derivatives of a loss; its eigenvalues say how sharply the loss curves in each direction."),
+    ("eigenvector, eigenvalue", "特征向量、特征值",
+     "A direction that a matrix only stretches, never turns (Av = λv); λ, the eigenvalue, is the stretch factor."),
+    ("condition number", "条件数",
+     "Largest over smallest eigenvalue: how much steeper the steepest direction of a loss is than the flattest."),
+    ("finite differences", "有限差分",
+     "Estimating a derivative as (f(x + h) − f(x − h)) / 2h; used to check gradient formulas."),
+    ("gradient check", "梯度检验", "Comparing backpropagation's gradient with finite differences; they must agree."),
+    ("vanishing gradient", "梯度消失",
+     "Gradients shrinking layer after layer (e.g. through many sigmoids) until the early layers stop learning."),
+    ("stochastic gradient descent (SGD)", "随机梯度下降",
+     "Gradient descent with the gradient estimated on a small random batch instead of the whole data set."),
+    ("momentum", "动量", "An optimizer that keeps a running average of past gradients, so consistent steps add up."),
+    ("Adam", "Adam 优化器",
+     "SGD with momentum plus a per-parameter step size from a running average of squared gradients."),
+    ("He initialisation", "He 初始化",
+     "Random starting weights with variance 2 / inputs, so signals keep their size through ReLU layers."),
+    ("learning-rate schedule", "学习率调度",
+     "A learning rate that changes during training, e.g. a warm-up from 0, then a cosine decay back to 0."),
+    ("data augmentation", "数据增强", "Training on randomly shifted, rotated or zoomed copies of the examples."),
+    ("convolution", "卷积", "Sliding a small filter of learned weights over an image, one weighted sum per position."),
+    ("max pooling", "最大池化", "Keeping the largest value of each small block (2×2), halving height and width."),
+    ("mixed precision", "混合精度", "Computing in float16 while keeping the weights in float32: faster on GPUs with tensor cores."),
+    ("standardisation", "标准化", "Rescaling a feature to mean 0 and standard deviation 1: (x − mean) / std."),
+    ("normal equation", "正规方程", "The closed-form least-squares solution: solve (AᵀA) w = Aᵀy."),
+    ("baseline", "基线模型", "The simple model (the mean, a linear model) any new model must beat to be worth it."),
+    ("gradient boosting", "梯度提升树", "Many small decision trees, each fitted to the errors of the ones before."),
+    ("early stopping", "早停", "Stopping training when the validation loss stops improving, keeping the best epoch's weights."),
+    ("residual (error)", "残差", "Truth minus prediction for one example."),
+    ("MAE", "平均绝对误差", "Mean absolute error: the average size of a miss, in the target's units."),
+    ("RMSE", "均方根误差", "Root mean squared error: like MAE, but large misses weigh more."),
+    ("R²", "决定系数", "The share of the target's variance a model explains: 1 is perfect, 0 is no better than the mean."),
+    ("skewness", "偏度", "How lopsided a distribution is; 0 for a symmetric one, large for long tails."),
+    ("confusion matrix", "混淆矩阵", "Counts of (true class, predicted class) pairs; rows are the truth."),
+    ("F1 score", "F1 分数", "The harmonic mean of precision and recall: 2PR / (P + R)."),
+    ("threshold", "阈值", "The probability above which a classifier says yes; chosen from the cost of each mistake."),
+    ("ROC curve, AUC", "ROC 曲线、曲线下面积",
+     "True- against false-positive rate at every threshold; AUC, the area under it, is 0.5 for guessing, 1 for perfect."),
+    ("average precision", "平均精确率", "The area under the precision–recall curve; honest when positives are rare."),
+    ("cross-validation", "交叉验证", "Training k times, each time holding out a different fifth (k-th) of the data, and averaging."),
+    ("class imbalance", "类别不平衡", "One class far rarer than the others, so accuracy rewards always guessing the common one."),
+    ("MFU (model FLOPs utilisation)", "模型算力利用率",
+     "Useful FLOPs per second divided by the hardware's peak: how busy training keeps the chips; 30–50% is good."),
+    ("GPU-hour", "GPU 小时", "One GPU busy for one hour: the unit cloud training and serving are billed in."),
+    ("petaflop/s-day", "千万亿次浮点运算·天", "10¹⁵ FLOPs per second for a day, 8.64 × 10¹⁹ FLOPs: a unit of training compute."),
+    ("compute-optimal (Chinchilla)", "计算最优",
+     "For a fixed compute budget, the model size and token count with the lowest loss: about 20 tokens per parameter."),
 ]
+
+
 
 
 def glossary_table():
@@ -89,6 +155,15 @@ def glossary_table():
     import pandas as pd
 
     return pd.DataFrame(GLOSSARY, columns=["English", "中文", "meaning"])
+
+
+def show_glossary():
+    """Display the glossary with every meaning in full (pandas cuts cells at 50 characters by default)."""
+    import pandas as pd
+    from IPython.display import display
+
+    with pd.option_context("display.max_colwidth", None, "display.max_rows", None):
+        display(glossary_table())
 
 
 exercise("00_start_here.overfitting", ("overfitting", "过拟合"),

