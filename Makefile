@@ -7,7 +7,7 @@ TEST_STAMP := $(VENV)/.installed-test
 UV := $(BIN)/uv pip install --quiet --python $(BIN)/python
 KERNEL_NAME := python3
 
-.PHONY: setup gpu lab test course student bench notebooks constraints clean site site-deps
+.PHONY: setup gpu lab test course student bench notebooks constraints dist clean site site-deps
 
 $(STAMP): pyproject.toml constraints.txt  # what a learner needs: the course, its data packages, the kernel
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "constraints.txt pins versions that need Python >= 3.11: run make PYTHON=python3.11 (or pip install -e . yourself)")'
@@ -67,6 +67,9 @@ bench: setup  ## fast and full timings and metrics per notebook
 notebooks: setup  ## maintainers: re-execute notebooks and keep only nbval-checked outputs
 	$(BIN)/bigmodel-lessons normalize notebooks/*.ipynb
 
+dist: $(TEST_STAMP)  ## maintainers: sdist and wheel (every ready notebook inside) into dist/, offline with the pinned setuptools
+	rm -rf dist && $(BIN)/python -m build --no-isolation --outdir dist .
+
 constraints:  ## maintainers: re-resolve the newest versions allowed by pyproject.toml into constraints.txt
 	rm -rf build/constraints-venv && $(PYTHON) -m venv build/constraints-venv
 	build/constraints-venv/bin/python -m pip install --quiet --upgrade pip
@@ -74,9 +77,9 @@ constraints:  ## maintainers: re-resolve the newest versions allowed by pyprojec
 	build/constraints-venv/bin/python -m pip install --quiet --no-deps keras-hub
 	{ echo "# Exact versions for 'make' (pip install -c constraints.txt): a classroom gets the same environment everywhere."; \
 	  echo "# Resolved for Python $$(build/constraints-venv/bin/python -c 'import platform; print(platform.python_version())') on $$(uname -sm) on $$(date +%F); regenerate with: make constraints"; \
-	  build/constraints-venv/bin/python -m pip freeze --exclude-editable | grep -v '^bigmodel-lessons'; \
+	  build/constraints-venv/bin/python -m pip freeze --all --exclude pip --exclude-editable | grep -v '^bigmodel-lessons'; \
 	  echo "# make gpu and the platforms without a tensorflow-cpu wheel: the same version as tensorflow-cpu"; \
 	  build/constraints-venv/bin/python -m pip freeze | sed -n 's/^tensorflow-cpu==/tensorflow==/p'; } > constraints.txt
 
 clean:
-	rm -rf build
+	rm -rf build dist

@@ -1,9 +1,24 @@
-"""The ``bigmodel-lessons`` command: check, data fetch/info, course, student, grade, site, serve, normalize."""
+"""The ``bigmodel-lessons`` command: lab, check, data fetch/info, course, student, grade, site, serve, normalize."""
 from __future__ import annotations
 
 import argparse
 import sys
 from pathlib import Path
+
+from . import __version__
+
+DEFAULT_WORKSPACE = "bigmodel-lessons-workbook"
+
+
+def _lab(args) -> int:
+    from .workspace import launch, prepare_workspace
+
+    update = prepare_workspace(Path(args.workspace), args.chapters)
+    print(update)
+    if args.no_launch:
+        return 0
+    print(f"starting JupyterLab in {args.workspace} (stop it with Ctrl+C)", flush=True)
+    return launch(Path(args.workspace), update.notebooks[0], browser=not args.no_browser)
 
 
 def _check(args) -> int:
@@ -88,7 +103,20 @@ def _normalize(args) -> int:
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="bigmodel-lessons", description="The bigmodel-lessons course helper.")
+    p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
+    lab = sub.add_parser("lab", help="your own copy of the course (exercises unsolved), opened in JupyterLab",
+                         description="Create or update your workspace with the workbook notebooks and start "
+                         "JupyterLab there. Run it again after an upgrade: new chapters are added, a notebook you "
+                         "changed is never overwritten (its newer version is written beside it as NAME-new.ipynb).")
+    lab.add_argument("workspace", nargs="?", default=DEFAULT_WORKSPACE,
+                     help=f"your workspace folder, created if needed (default: ./{DEFAULT_WORKSPACE})")
+    lab.add_argument("--chapters", nargs="+", metavar="CHAPTER",
+                     help="only these chapters, stems or numbers (e.g. 00 03); the first one opens")
+    lab.add_argument("--no-launch", action="store_true", help="only create or update the workspace")
+    lab.add_argument("--no-browser", action="store_true", help="start JupyterLab without opening a browser "
+                     "(open the printed URL yourself, e.g. on a remote machine)")
+    lab.set_defaults(run=_lab)
     sub.add_parser("check", help="environment report, one [OK]/[FAIL] line per requirement").set_defaults(run=_check)
     d = sub.add_parser("data", help="fetch datasets into the caches, or show where each loader reads from")
     d.add_argument("action", choices=["fetch", "info"])

@@ -22,7 +22,16 @@ from .chapters import Chapter, chapter, ready_chapters
 
 METRICS_ENV = "BIGMODEL_METRICS_FILE"
 CHECKS_ENV = "BIGMODEL_CHECKS_FILE"
-NOTEBOOK_DIR = Path(__file__).resolve().parent.parent / "notebooks"
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+def _notebook_dir() -> Path:
+    """The answer-key notebooks: package data in an installed wheel, ``notebooks/`` in a clone (editable install)."""
+    packaged = PACKAGE_DIR / "course_notebooks"  # pyproject.toml maps notebooks/*.ipynb here when building
+    return packaged if packaged.is_dir() else PACKAGE_DIR.parent / "notebooks"
+
+
+NOTEBOOK_DIR = _notebook_dir()
 OUT_DIR = Path("build/executed")
 CELL_TIMEOUT_S = 1800
 NOTEBOOK_TIMEOUT_S = {True: 900, False: 3 * 3600}  # fast mode, full mode
@@ -191,10 +200,13 @@ class Result:
 
 
 def _execute(source: str, target: str, fast: str, allow_errors: str = "0") -> None:
-    """Child process: run one notebook with papermill (the parent measures the kernel's memory)."""
+    """Child process: run one notebook with papermill (the parent measures the kernel's memory).
+
+    The kernel starts in the target's folder, so files a notebook writes land beside the executed copy (never in
+    the installed package)."""
     import papermill
 
-    papermill.execute_notebook(source, target, parameters={"FAST": fast == "1"}, cwd=str(Path(source).parent),
+    papermill.execute_notebook(source, target, parameters={"FAST": fast == "1"}, cwd=str(Path(target).parent),
                                execution_timeout=CELL_TIMEOUT_S, progress_bar=False, kernel_name="python3",
                                allow_errors=allow_errors == "1")
 

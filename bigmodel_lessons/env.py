@@ -148,6 +148,11 @@ def _version(name: str) -> str | None:
         return None
 
 
+def package_version() -> str:
+    """This package's version from its installed metadata (pyproject.toml); "0+unknown" when not installed."""
+    return _version(PACKAGE) or "0+unknown"
+
+
 def _install_command(req: Requirement) -> str:
     no_deps = "--no-deps " if str(req) in NO_DEPS_PACKAGES else ""
     return f'{sys.executable} -m pip install {no_deps}"{req}"'
@@ -205,6 +210,9 @@ def check_environment(reqs: list[Requirement] | None = None) -> Report:
     except metadata.PackageNotFoundError:
         report.add(False, f"{PACKAGE} is not installed; fix with: make setup  (or: pip install -e .)")
         return report
+    from .course import NOTEBOOK_DIR
+
+    report.add(None, f"{PACKAGE} {package_version()}, notebooks in {NOTEBOOK_DIR}")
     py = platform.python_version()
     report.add(wanted_python.contains(py), f"Python {py} (needs {wanted_python})")
     for req in reqs:

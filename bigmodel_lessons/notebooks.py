@@ -65,10 +65,11 @@ def exercise_keys(nb) -> list[str]:
     return keys
 
 
-def solution_reveal(source: str):
-    """A markdown cell holding a solution, collapsed until the learner opens it."""
+def solution_reveal(source: str, cell_id: str):
+    """A markdown cell holding a solution, collapsed until the learner opens it. A fixed ``cell_id`` (not a random
+    one) makes the same notebook give the same workbook file, byte for byte: ``lab`` compares them by hash."""
     text = f"<details><summary>Show the solution</summary>\n\n```python\n{source.strip()}\n```\n\n</details>"
-    return nbformat.v4.new_markdown_cell(text, metadata={"tags": ["solution-reveal"]})
+    return nbformat.v4.new_markdown_cell(text, id=cell_id, metadata={"tags": ["solution-reveal"]})
 
 
 def student_copy(nb):
@@ -82,7 +83,7 @@ def student_copy(nb):
             cell.source = "\n".join(l for l in cell.source.splitlines() if l.strip() != CHECK_MARK)
         cells.append(cell)
         if "solution" in tags(cell):
-            cells.append(solution_reveal(cell.source))
+            cells.append(solution_reveal(cell.source, f"{cell.id}-solution"))
             cell.source = solution_stub(cell.source)
             cell.metadata["tags"] = [t for t in tags(cell) if t != "solution"] + ["student-stub"]
     nb.cells = cells

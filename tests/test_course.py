@@ -34,6 +34,12 @@ def test_execute_collects_metrics_checks_and_the_kernels_memory(tmp_path):
     assert (tmp_path / "out" / "nb.ipynb").exists()
 
 
+def test_files_a_notebook_writes_land_beside_its_executed_copy_never_beside_its_source(tmp_path):
+    source = _notebook(tmp_path, "FAST = None", "open('written.txt', 'w').write('here')")
+    assert execute(source, tmp_path / "out" / "nb.ipynb").status == "ok"  # the source may be in site-packages
+    assert (tmp_path / "out" / "written.txt").exists() and not (tmp_path / "written.txt").exists()
+
+
 def test_a_failing_notebook_reports_its_error(tmp_path):
     result = execute(_notebook(tmp_path, "FAST = None", "raise ValueError('broken on purpose')"), tmp_path / "o.ipynb")
     assert result.status == "failed" and "broken on purpose" in result.error

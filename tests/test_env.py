@@ -11,8 +11,9 @@ def test_report_passes_in_the_course_environment():
     report = env.check_environment()
     assert report.failed == 0, str(report)
     text = str(report)
-    for expected in ("[OK]   Python", "[OK]   keras", "[OK]   tensorflow", "Keras backend: tensorflow",
-                     "Device:", "Data mnist:", "Data california_housing:", "Fast mode:"):
+    for expected in (f"[INFO] bigmodel-lessons {env.package_version()}, notebooks in ", "[OK]   Python",
+                     "[OK]   keras", "[OK]   tensorflow", "Keras backend: tensorflow", "Device:", "Data mnist:",
+                     "Data california_housing:", "Fast mode:"):
         assert expected in text
 
 

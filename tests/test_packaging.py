@@ -110,3 +110,12 @@ def test_ci_installs_chromium_and_builds_the_site_and_learners_land_in_the_workb
     assert re.search(r"^site: setup", makefile, re.M) and "student --out workbook --keep" in makefile
     assert "student --out workbook --keep" in (ROOT / "binder" / "postBuild").read_text()
     assert "urlpath=lab/tree/workbook/00_start_here.ipynb" in (ROOT / "README.md").read_text()
+
+
+def test_one_version_in_pyproject_released_by_make_dist_and_described_in_the_changelog():
+    version = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+    assert re.search(rf"^## {re.escape(version)}\b", (ROOT / "CHANGELOG.md").read_text(), re.M)
+    assert not re.search(r"__version__ = \"", (ROOT / "bigmodel_lessons" / "__init__.py").read_text())
+    assert re.search(r"^dist: setup.*\n.*-m build --no-isolation", (ROOT / "Makefile").read_text(), re.M)
+    readme = (ROOT / "README.md").read_text()
+    assert "## Install as a learner" in readme and "\nbigmodel-lessons lab " in readme
