@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 TEST_STAMP := $(VENV)/.installed-test
-UV := $(BIN)/uv pip install --quiet --python $(BIN)/python
+UV := $(BIN)/uv pip install --quiet --compile-bytecode --python $(BIN)/python  # bytecode now: imports stay fast even where PYTHONDONTWRITEBYTECODE is set
 KERNEL_NAME := python3
 
 .PHONY: setup gpu lab test course student bench notebooks constraints dist clean site site-deps
