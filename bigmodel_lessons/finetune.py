@@ -13,6 +13,7 @@ rasbt/LLMs-from-scratch appendix E (LoRA) and ch06 (classification fine-tuning);
 """
 from __future__ import annotations
 
+import copy
 import importlib.util
 import math
 import re
@@ -342,7 +343,8 @@ def rebuild_backbone(config: dict, weights: list):
     """A fresh encoder from a saved ``get_config()`` and ``get_weights()`` (LoRA and fine-tuning change the
     model they work on, so each method starts from its own copy of the pretrained weights)."""
     keras = quiet_tensorflow()
-    clone = keras.Model.from_config(config, custom_objects=_custom_objects())
+    # a deep copy: from_config shares nested dicts with the model it builds, and enable_lora then edits them
+    clone = keras.Model.from_config(copy.deepcopy(config), custom_objects=_custom_objects())
     clone.set_weights(weights)
     return clone
 
