@@ -142,6 +142,18 @@ def test_lora_trainable_parameters_match_the_formula(minilm):
     assert ft.trainable_params(full) == ft.MINILM_PARAMS - 30522 * 384 + 385  # the word-piece table stays frozen
 
 
+def test_one_saved_config_rebuilds_fresh_copies_after_lora(minilm):
+    """The notebook saves get_config() once and rebuilds a copy per method; enable_lora on one copy must not
+    leak into the next."""
+    backbone, _ = minilm
+    config, weights = backbone.get_config(), backbone.get_weights()
+    ft.build_sentiment_model(ft.rebuild_backbone(config, weights), lora_rank=2)
+    again = ft.rebuild_backbone(config, weights)
+    assert len(again.get_weights()) == len(weights)
+    np.testing.assert_array_equal(again.get_weights()[-1], weights[-1])
+    assert not any("lora" in w.path for w in again.weights)
+
+
 def test_our_encoder_equals_keras_hub_on_the_same_files():
     """The reference: keras-hub's BertBackbone reads the same folder. keras-hub's BERT uses the tanh
     approximation of GELU; the checkpoint's config.json says ``"hidden_act": "gelu"``, the exact erf form, which
