@@ -294,3 +294,14 @@ def test_multitask_loss_exercise_rejects_the_unweighted_sum():
     ex = _find(f"{ft.STEM}.multitask_loss")
     assert ex.is_correct(lambda losses, lambdas: sum(l * w for l, w in zip(losses, lambdas)))
     assert not ex.is_correct(lambda losses, lambdas: sum(losses))
+
+
+def test_learning_curve_summary_and_plot_work_with_one_seed():
+    import pandas as pd
+
+    curve = pd.DataFrame({"labels": [100, 100], "seed": [0, 0], "start": ["pretrained", "scratch"],
+                          "accuracy": [0.62, 0.55]})
+    table = ft.summarise_curve(curve)
+    assert table.loc[100, "gap (points)"] == pytest.approx(7.0)
+    assert np.isnan(table.loc[100, "pretrained std"])
+    ft.plot_learning_curve(curve)
