@@ -93,11 +93,23 @@ def record_check(key: str, solved: bool) -> None:
     _update_json(os.environ.get(CHECKS_ENV), key, bool(solved))
 
 
+def _resident_bytes(proc) -> int:
+    """A process's memory with shared pages split between their sharers (PSS) on Linux, else its RSS."""
+    import psutil
+
+    if psutil.LINUX:
+        return proc.memory_full_info().pss
+    return proc.memory_info().rss
+
+
 class PeakMemory:
     """Sample the resident memory of a process tree with psutil (every ``interval`` s, in a thread).
 
     The peak is the largest sampled sum over the tree: the root (unless ``include_root=False``, e.g. a
-    papermill driver whose child is the kernel) and all its descendants. Works on Linux, macOS and Windows.
+    papermill driver whose child is the kernel) and all its descendants. Each process counts its proportional
+    set size (PSS) where the OS reports one (Linux): a page shared by two processes counts half in each, as the
+    machine's memory counts it once. With resident size (RSS), a 800 MB kernel that forks to run a command
+    (joblib counting CPU cores, ``subprocess``) would count as 1.6 GB until the child execs. Elsewhere: RSS.
     """
 
     def __init__(self, pid: int, include_root: bool = True, interval: float = 0.05):
@@ -125,7 +137,7 @@ class PeakMemory:
         total = 0
         for proc in procs:
             try:
-                total += proc.memory_info().rss
+                total += _resident_bytes(proc)
             except psutil.Error:
                 pass
         self.peak_mb = max(self.peak_mb, total / 2**20)

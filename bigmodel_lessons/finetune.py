@@ -172,15 +172,21 @@ SIMILARITY_TOLERANCE = 5e-4  # "to 3 decimals": the published values are printed
 
 
 def _hub_folder() -> Path | None:
-    """The hub's copy in the Hugging Face cache, downloading it when online; None when it cannot be had."""
+    """The hub's copy in the Hugging Face cache, downloading it when online; None when it cannot be had.
+    Offline it only looks in the cache, and says nothing (the loader's one line names the source it used)."""
+    import warnings
+
+    offline = not data.online()
     try:
         from huggingface_hub import snapshot_download
 
-        with data._socket_timeout(data.DOWNLOAD_TIMEOUT_S):
-            return Path(snapshot_download(MINILM_REPO, allow_patterns=list(MINILM_FILES),
+        with data._socket_timeout(data.DOWNLOAD_TIMEOUT_S), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return Path(snapshot_download(MINILM_REPO, allow_patterns=list(MINILM_FILES), local_files_only=offline,
                                           etag_timeout=data.DOWNLOAD_TIMEOUT_S))
-    except Exception as err:  # offline, no cache, hub error: move on to the next source
-        print(f"[data] {MINILM}: Hugging Face hub unavailable ({type(err).__name__}); trying the next source")
+    except Exception as err:  # no cache, hub error, not installed: move on to the next source
+        if not offline:
+            print(f"[data] {MINILM}: Hugging Face hub unavailable ({type(err).__name__}); trying the next source")
         return None
 
 

@@ -67,6 +67,18 @@ def test_run_child_measures_only_descendants_when_asked(tmp_path):
     assert run.returncode == 0 and 300 < run.peak_mb < 600
 
 
+@pytest.mark.skipif(not psutil.LINUX, reason="proportional set size (PSS) is reported on Linux")
+def test_peak_memory_counts_a_forked_child_s_shared_pages_once():
+    """A 300 MB process that forks: the child shares its pages until it writes them. RSS would count 600 MB."""
+    code = ("import os, time; b = bytearray(300 * 2**20); b[::4096] = b'x' * len(b[::4096]); pid = os.fork()\n"
+            "if pid == 0: time.sleep(1.5); os._exit(0)\n"
+            "os.waitpid(pid, 0)")
+    proc = psutil.Popen([sys.executable, "-c", code])
+    sampler = PeakMemory(proc.pid, interval=0.01).start()
+    proc.wait()
+    assert 300 < sampler.stop() < 400
+
+
 def test_peak_memory_of_a_finished_process_is_zero():
     proc = psutil.Popen([sys.executable, "-c", "pass"])
     proc.wait()
