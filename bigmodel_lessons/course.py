@@ -93,23 +93,14 @@ def record_check(key: str, solved: bool) -> None:
     _update_json(os.environ.get(CHECKS_ENV), key, bool(solved))
 
 
-def _resident_bytes(proc) -> int:
-    """A process's memory with shared pages split between their sharers (PSS) on Linux, else its RSS."""
-    import psutil
-
-    if psutil.LINUX:
-        return proc.memory_full_info().pss
-    return proc.memory_info().rss
-
-
 class PeakMemory:
     """Sample the resident memory of a process tree with psutil (every ``interval`` s, in a thread).
 
-    The peak is the largest sampled sum over the tree: the root (unless ``include_root=False``, e.g. a
-    papermill driver whose child is the kernel) and all its descendants. Each process counts its proportional
-    set size (PSS) where the OS reports one (Linux): a page shared by two processes counts half in each, as the
-    machine's memory counts it once. With resident size (RSS), a 800 MB kernel that forks to run a command
-    (joblib counting CPU cores, ``subprocess``) would count as 1.6 GB until the child execs. Elsewhere: RSS.
+    The peak is the largest sampled sum over the tree: the resident size (RSS) of the root, or of its children
+    with ``include_root=False`` (e.g. a papermill driver whose child is the kernel), plus the unique set size
+    (USS) of every process below them, the memory only it uses. A forked child shares its parent's pages until it writes them: counted
+    by RSS, an 800 MB kernel that forks to run a command (joblib counting CPU cores, ``subprocess``) would
+    read as 1.6 GB until the child execs. Works on Linux, macOS and Windows.
     """
 
     def __init__(self, pid: int, include_root: bool = True, interval: float = 0.05):
@@ -131,13 +122,14 @@ class PeakMemory:
             if not self._root.is_running():  # exited; its pid may already belong to an unrelated process
                 self._stop.set()
                 return
-            procs = self._root.children(recursive=True) + ([self._root] if self._include_root else [])
+            measured = [self._root] if self._include_root else self._root.children()
+            below = [p for p in self._root.children(recursive=True) if p not in measured]
         except (psutil.Error, AttributeError):  # the tree has exited, or was gone from the start
             return
         total = 0
-        for proc in procs:
+        for proc in measured + below:
             try:
-                total += _resident_bytes(proc)
+                total += proc.memory_info().rss if proc in measured else proc.memory_full_info().uss
             except psutil.Error:
                 pass
         self.peak_mb = max(self.peak_mb, total / 2**20)
