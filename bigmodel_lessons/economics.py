@@ -432,7 +432,7 @@ def _is_break_even_tokens(my_break_even_tokens) -> bool:
 
 
 exercise(f"{_STEM}.training_flops_of", compare=_is_training_flops_of,
-         hint="N = V·d + n_ctx·d + L·(12·d² + 13·d) + 2·d (section 2), then 6·N·D.")
+         hint="N = V·d + n_ctx·d + L·(12·d² + 13·d) + 2·d (section 7), then 6·N·D.")
 exercise(f"{_STEM}.chinchilla_params", 2.887e10, rtol=0.01,
          hint="With D = 20·N, C = 6·N·D = 120·N², so N = sqrt(C / 120).")
 exercise(f"{_STEM}.wall_clock_days", compare=_is_wall_clock_days,

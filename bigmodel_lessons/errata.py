@@ -25,8 +25,8 @@ A0, A1, A2, A3, A4 = ARTICLES
 # Where the course teaches the correct version: (notebook stem, heading text without the leading #'s).
 NB01, NB02, NB04, NB05, NB06 = ("01_big_models_and_their_economics", "02_math_foundations",
                                 "04_house_price_regression", "05_mnist_classification", "06_evaluation_metrics")
-ECON_PARAMS = (NB01, "2. Counting parameters")
-ECON_ERRATA = (NB01, "9. What the articles got wrong about models, companies and papers")
+ECON_PARAMS = (NB01, "7. Deep dive: counting parameters")
+ECON_ERRATA = (NB01, "8. What the articles got wrong about models, companies and papers")
 MATH_SIGMOID = (NB02, "1. Activation functions (激活函数)")
 MATH_LOSSES = (NB02, "2. Loss functions (损失函数)")
 MATH_QUOTIENT = (NB02, "The quotient rule (商法则)")
