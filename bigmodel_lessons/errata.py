@@ -354,7 +354,7 @@ ERRATA: tuple[Erratum, ...] = (
     Erratum(A4, "6.3 推荐系统", "3. 模型训练：使用预训练的AI大模型（如MF、GBDT）进行微调。", "fact",
             "Matrix factorisation (MF) and gradient-boosted trees (GBDT) are neither big models nor pretrained; "
             "they are trained from scratch on the product's interaction logs.",
-            (NB01, "7. Application scenarios")),
+            (NB01, "5. Application scenarios")),
     Erratum(A4, "7.1.3 技术博客和网站", "**博客园（blog.csdn.net）**：中国最大的IT博客平台", "citation",
             "博客园 is cnblogs.com; blog.csdn.net is CSDN's blog platform.", ECON_ERRATA),
     Erratum(A4, "7.3.1 经典论文", "\"Backpropagation\"（Rumelhart, Hinton, Williams，1986）", "citation",
