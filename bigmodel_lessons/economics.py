@@ -283,7 +283,8 @@ def plot_api_vs_self_hosting(ax, api_price_per_million: float, gpu_dollars_per_h
         ax.plot([break_even], [api_price_per_million], "o", color="crimson", zorder=3)
     ax.set(xscale="log", yscale="log", xlabel="tokens generated per month (log scale)",
            ylabel="$ per million tokens (log scale)", title="Pay per token or self-host?")
-    ax.legend(loc="upper right", fontsize=9)
+    ax.set_ylim(bottom=min(api_price_per_million, float(np.min(self_hosted))) / 8)  # room for the legend
+    ax.legend(loc="lower left", fontsize=9)
     return break_even
 
 
