@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from numbers import Real
 
 import keras
+import numpy as np
 
 from .exercises import exercise
 
@@ -27,6 +28,9 @@ provider, region, commitment and year; pass your own ``price_per_gpu_hour``."""
 
 BYTES_PER_PARAM = {"fp32": 4.0, "fp16": 2.0, "bf16": 2.0, "int8": 1.0, "int4": 0.5}
 HOURS_PER_MONTH = 730.0  # 365 · 24 / 12
+ASSUMED_API_PRICE_PER_MILLION = 0.20
+"""US dollars per million generated tokens from a pay-per-token API serving a 7B-class open model: a round,
+illustrative planning figure, NOT a quote. Pass the price you are offered."""
 
 
 @dataclass(frozen=True)
@@ -225,6 +229,65 @@ def inference_cost_per_million_tokens(n_params: float, gpu: str, mfu: float,
     return hours * _positive("price_per_gpu_hour", price_per_gpu_hour)
 
 
+def serving_tokens_per_second(n_params: float, gpu: str, mfu: float) -> float:
+    """Tokens per second one ``gpu`` generates when kept busy at ``mfu``: peak · MFU / (2·N)."""
+    return gpu_spec(gpu).peak_flops_per_s * _mfu(mfu) / inference_flops_per_token(n_params)
+
+
+def self_hosting_cost_per_million(monthly_tokens, gpu_dollars_per_hour: float, tokens_per_second: float,
+                                  hours_per_month: float = HOURS_PER_MONTH):
+    """Dollars per million tokens when you reserve whole GPUs for the month, busy or idle.
+
+    Each GPU costs ``gpu_dollars_per_hour · hours_per_month`` and generates at most
+    ``tokens_per_second · 3600 · hours_per_month`` tokens a month; you pay for ``ceil(volume / capacity)`` GPUs
+    (at least one). ``monthly_tokens`` may be a number or an array. Example: $2/h, 730 h, 1 billion tokens →
+    $1,460 / 1,000 million = $1.46 per million (if one GPU can make them)."""
+    volume = np.asarray(monthly_tokens, dtype=float)
+    if np.any(volume <= 0):
+        raise ValueError(f"monthly_tokens must be > 0; got {monthly_tokens!r}.")
+    hours = _positive("hours_per_month", hours_per_month)
+    capacity = _positive("tokens_per_second", tokens_per_second) * 3600.0 * hours
+    n_gpus = np.maximum(1.0, np.ceil(volume / capacity))
+    cost = n_gpus * _positive("gpu_dollars_per_hour", gpu_dollars_per_hour) * hours / (volume / 1e6)
+    return float(cost) if cost.ndim == 0 else cost
+
+
+def break_even_tokens_per_month(api_price_per_million: float, gpu_dollars_per_hour: float,
+                                tokens_per_second: float, hours_per_month: float = HOURS_PER_MONTH) -> float:
+    """Monthly tokens at which one reserved GPU costs what the API charges: GPU's month / API price per token.
+
+    ``math.inf`` when one GPU, even fully busy, costs more per token than the API (it never breaks even):
+    the break-even volume would be more than the GPU can generate in a month."""
+    api = _positive("api_price_per_million", api_price_per_million)
+    hours = _positive("hours_per_month", hours_per_month)
+    monthly_gpu_cost = _positive("gpu_dollars_per_hour", gpu_dollars_per_hour) * hours
+    volume = monthly_gpu_cost / api * 1e6
+    capacity = _positive("tokens_per_second", tokens_per_second) * 3600.0 * hours
+    return volume if volume <= capacity else math.inf
+
+
+def plot_api_vs_self_hosting(ax, api_price_per_million: float, gpu_dollars_per_hour: float,
+                             tokens_per_second: float, volumes=None, gpu_label: str = "one reserved GPU") -> float:
+    """Draw $ per million tokens against monthly tokens (log-log) for an API and for self-hosting; mark and return
+    the break-even volume."""
+    volumes = np.logspace(7, 11.5, 400) if volumes is None else np.asarray(volumes, dtype=float)
+    self_hosted = self_hosting_cost_per_million(volumes, gpu_dollars_per_hour, tokens_per_second)
+    ax.plot(volumes, np.full_like(volumes, api_price_per_million), color="tab:blue",
+            label=f"pay-per-token API at ${api_price_per_million:.2f} per million (assumed)")
+    ax.plot(volumes, self_hosted, color="tab:orange",
+            label=f"self-hosting: {gpu_label} at ${gpu_dollars_per_hour:.2f}/hour (assumed)")
+    break_even = break_even_tokens_per_month(api_price_per_million, gpu_dollars_per_hour, tokens_per_second)
+    if math.isfinite(break_even):
+        ax.axvline(break_even, color="0.4", linestyle="--", lw=1,
+                   label=f"break-even: {break_even / 1e9:.1f} billion tokens a month")
+        ax.plot([break_even], [api_price_per_million], "o", color="crimson", zorder=3)
+    ax.set(xscale="log", yscale="log", xlabel="tokens generated per month (log scale)",
+           ylabel="$ per million tokens (log scale)", title="Pay per token or self-host?")
+    ax.set_ylim(bottom=min(api_price_per_million, float(np.min(self_hosted))) / 8)  # room for the legend
+    ax.legend(loc="lower left", fontsize=9)
+    return break_even
+
+
 def weights_memory_bytes(n_params: float, precision: str) -> float:
     """Bytes to hold the weights alone (no activations, KV cache or optimizer state) at ``precision``."""
     if precision not in BYTES_PER_PARAM:
@@ -359,8 +422,18 @@ def _is_most_precise_fit(most_precise_fit) -> bool:
                for N, gpu, reserve_gb in cases)
 
 
+def _is_break_even_tokens(my_break_even_tokens) -> bool:
+    cases = [(0.20, 2.0, 17_000), (1.00, 2.0, 200), (0.50, 4.0, 5_000), (0.10, 1.0, 300), (2.50, 3.0, 1_000),
+             (0.05, 2.0, 10_000)]
+    for api, price, tps in cases:
+        got, want = float(my_break_even_tokens(api, price, tps)), break_even_tokens_per_month(api, price, tps)
+        if math.isinf(want) != math.isinf(got) or (math.isfinite(want) and not math.isclose(got, want, rel_tol=1e-6)):
+            return False
+    return True
+
+
 exercise(f"{_STEM}.training_flops_of", compare=_is_training_flops_of,
-         hint="N = V·d + n_ctx·d + L·(12·d² + 13·d) + 2·d (section 2), then 6·N·D.")
+         hint="N = V·d + n_ctx·d + L·(12·d² + 13·d) + 2·d (section 7), then 6·N·D.")
 exercise(f"{_STEM}.chinchilla_params", 2.887e10, rtol=0.01,
          hint="With D = 20·N, C = 6·N·D = 120·N², so N = sqrt(C / 120).")
 exercise(f"{_STEM}.wall_clock_days", compare=_is_wall_clock_days,
@@ -370,3 +443,7 @@ exercise(f"{_STEM}.serving_cost", 31.46, rtol=0.01,
 exercise(f"{_STEM}.most_precise_fit", compare=_is_most_precise_fit,
          hint="Try 'fp32', 'bf16', 'int8', 'int4' in that order; return the first whose weights_memory_bytes plus "
               "reserve_gb × 1e9 is at most GPUS[gpu].memory_bytes, and None if none is.")
+exercise(f"{_STEM}.break_even_tokens", compare=_is_break_even_tokens,
+         hint="A reserved GPU costs gpu_dollars_per_hour × HOURS_PER_MONTH a month; the API charges "
+              "api_price_per_million per 1e6 tokens, so they cost the same at that monthly cost / price × 1e6 tokens. "
+              "If that is more than tokens_per_second × 3600 × HOURS_PER_MONTH (what one GPU can make), return math.inf.")

@@ -25,8 +25,8 @@ A0, A1, A2, A3, A4 = ARTICLES
 # Where the course teaches the correct version: (notebook stem, heading text without the leading #'s).
 NB01, NB02, NB04, NB05, NB06 = ("01_big_models_and_their_economics", "02_math_foundations",
                                 "04_house_price_regression", "05_mnist_classification", "06_evaluation_metrics")
-ECON_PARAMS = (NB01, "2. Counting parameters")
-ECON_ERRATA = (NB01, "9. What the articles got wrong about models, companies and papers")
+ECON_PARAMS = (NB01, "7. Deep dive: counting parameters")
+ECON_ERRATA = (NB01, "8. What the articles got wrong about models, companies and papers")
 MATH_SIGMOID = (NB02, "1. Activation functions (激活函数)")
 MATH_LOSSES = (NB02, "2. Loss functions (损失函数)")
 MATH_QUOTIENT = (NB02, "The quotient rule (商法则)")
@@ -354,7 +354,7 @@ ERRATA: tuple[Erratum, ...] = (
     Erratum(A4, "6.3 推荐系统", "3. 模型训练：使用预训练的AI大模型（如MF、GBDT）进行微调。", "fact",
             "Matrix factorisation (MF) and gradient-boosted trees (GBDT) are neither big models nor pretrained; "
             "they are trained from scratch on the product's interaction logs.",
-            (NB01, "7. Application scenarios")),
+            (NB01, "5. Application scenarios")),
     Erratum(A4, "7.1.3 技术博客和网站", "**博客园（blog.csdn.net）**：中国最大的IT博客平台", "citation",
             "博客园 is cnblogs.com; blog.csdn.net is CSDN's blog platform.", ECON_ERRATA),
     Erratum(A4, "7.3.1 经典论文", "\"Backpropagation\"（Rumelhart, Hinton, Williams，1986）", "citation",

@@ -145,6 +145,8 @@ GLOSSARY = [
     ("petaflop/s-day", "千万亿次浮点运算·天", "10¹⁵ FLOPs per second for a day, 8.64 × 10¹⁹ FLOPs: a unit of training compute."),
     ("compute-optimal (Chinchilla)", "计算最优",
      "For a fixed compute budget, the model size and token count with the lowest loss: about 20 tokens per parameter."),
+    ("break-even volume", "盈亏平衡点",
+     "The monthly token volume at which a reserved GPU costs what a pay-per-token API would; above it, self-hosting is cheaper."),
 ]
 
 

@@ -231,3 +231,57 @@ def test_exercises_accept_the_hand_computed_answer_only(capsys, name, right, wro
     check(f"{STEM}.{name}", wrong)
     ok, bad = capsys.readouterr().out.splitlines()
     assert ok.startswith("✓") and bad.startswith("✗")
+
+
+# ------------------------------------------------------------------ pay per token or self-host
+def test_cost_curves_cross_exactly_at_the_break_even_volume():
+    tps = econ.serving_tokens_per_second(7e9, "H100", 0.25)
+    assert tps == pytest.approx(989e12 * 0.25 / 14e9, rel=1e-12)
+    volume = econ.break_even_tokens_per_month(0.20, 2.0, tps)
+    assert volume == pytest.approx(2.0 * 730 / 0.20 * 1e6, rel=1e-12)  # $1,460 a month / $0.20 per million
+    assert econ.self_hosting_cost_per_million(volume, 2.0, tps) == pytest.approx(0.20, rel=1e-12)
+    assert econ.self_hosting_cost_per_million(0.99 * volume, 2.0, tps) > 0.20  # below: the API is cheaper
+    assert econ.self_hosting_cost_per_million(1.01 * volume, 2.0, tps) < 0.20  # above: self-hosting is cheaper
+
+
+def test_self_hosting_pays_for_a_second_gpu_past_one_gpus_capacity():
+    capacity = 100 * 3600 * econ.HOURS_PER_MONTH
+    costs = econ.self_hosting_cost_per_million(np.array([capacity, capacity * 1.5]), 2.0, 100)
+    assert costs[0] == pytest.approx(2.0 * 730 / (capacity / 1e6))
+    assert costs[1] == pytest.approx(2 * 2.0 * 730 / (1.5 * capacity / 1e6))
+
+
+def test_a_gpu_too_slow_to_beat_the_api_never_breaks_even():
+    # 200 tokens/s at $2/h is $2.78 per million at full load: dearer than a $1 API at any volume
+    assert econ.break_even_tokens_per_month(1.0, 2.0, 200) == math.inf
+    volumes = np.logspace(6, 12, 50)
+    assert np.all(econ.self_hosting_cost_per_million(volumes, 2.0, 200) > 1.0)
+
+
+def test_plot_api_vs_self_hosting_marks_the_break_even(tmp_path):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots()
+    found = econ.plot_api_vs_self_hosting(ax, 0.20, 2.0, 17_000)
+    assert found == pytest.approx(7.3e9)
+    assert ax.get_xscale() == "log" and any("break-even" in t.get_text() for t in ax.get_legend().get_texts())
+    plt.close(fig)
+
+
+def _break_even(api_price_per_million, gpu_dollars_per_hour, tokens_per_second):
+    volume = gpu_dollars_per_hour * econ.HOURS_PER_MONTH / api_price_per_million * 1e6
+    return volume if volume <= tokens_per_second * 3600 * econ.HOURS_PER_MONTH else math.inf
+
+
+@pytest.mark.parametrize("wrong", [
+    lambda api, price, tps: price * econ.HOURS_PER_MONTH / api * 1e6,  # forgets what one GPU can make
+    lambda api, price, tps: price / api * 1e6,  # one hour, not a month
+    lambda api, price, tps: _break_even(api, price, tps) / 1e6,  # millions of tokens, not tokens
+])
+def test_break_even_exercise_passes_the_right_function_and_fails_wrong_ones(capsys, wrong):
+    check(f"{STEM}.break_even_tokens", _break_even)
+    check(f"{STEM}.break_even_tokens", wrong)
+    ok, bad = capsys.readouterr().out.splitlines()
+    assert ok.startswith("✓") and bad.startswith("✗")
