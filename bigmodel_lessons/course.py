@@ -63,12 +63,13 @@ def record_metric(name: str, value: float) -> None:
     _update_json(path, name, value if math.isfinite(value) else str(value))
 
 
-def say(template: str, **values) -> str:
+def say(template: str, **values) -> None:
     """Show prose whose numbers come from this run: ``template`` is Markdown with ``{name:format}`` fields,
     filled from the metrics recorded so far in this kernel and from ``values`` (which win).
 
     So a sentence that quotes a result cannot contradict the output above it, whatever the data or mode:
-    ``say("Test accuracy: {mlp_test_accuracy:.1%}.")`` shows *Test accuracy: 92.7%.* Returns the text."""
+    ``say("Test accuracy: {mlp_test_accuracy:.1%}.")`` shows *Test accuracy: 92.7%.* It returns nothing, so
+    the sentence is not shown a second time as the cell's value."""
     fields = {**RECORDED, **values}
     try:
         text = template.format_map(fields)
@@ -79,13 +80,11 @@ def say(template: str, **values) -> str:
         from IPython import get_ipython
         from IPython.display import Markdown, display
     except ImportError:  # plain Python: print it
-        print(text)
+        get_ipython = None
+    if get_ipython is not None and get_ipython() is not None:
+        display(Markdown(text))
     else:
-        if get_ipython() is not None:
-            display(Markdown(text))
-        else:
-            print(text)
-    return text
+        print(text)
 
 
 def record_check(key: str, solved: bool) -> None:

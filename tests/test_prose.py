@@ -77,7 +77,8 @@ def test_say_renders_recorded_metrics_and_record_metric_is_silent_for_a_learner(
     monkeypatch.setattr(course, "RECORDED", {})
     course.record_metric("mlp_test_accuracy", 0.927)
     assert capsys.readouterr().out == ""  # a learner's kernel: no [metric] lines
-    assert course.say("Here: {mlp_test_accuracy:.1%} on {n:,} images.", n=1000) == "Here: 92.7% on 1,000 images."
+    assert course.say("Here: {mlp_test_accuracy:.1%} on {n:,} images.", n=1000) is None  # shown once, not returned
+    assert capsys.readouterr().out == "Here: 92.7% on 1,000 images.\n"
     with pytest.raises(KeyError, match="no recorded metric or value named 'missing'"):
         course.say("{missing}")
 
