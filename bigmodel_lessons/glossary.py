@@ -196,6 +196,15 @@ GLOSSARY = [
     ("false-alarm rate", "误报率", "The share of normal periods in which an alarm fires anyway."),
     ("statistical power", "统计功效", "The chance that a test detects a real difference of a given size; 80% is the usual target."),
     ("rollback", "回滚", "Putting the previous model version back into service when a new one does worse."),
+    # ---- terms chapter 09 uses before (or without) defining them
+    ("BERT (encoder-only transformer)", "BERT（仅编码器 Transformer）",
+     "Transformer blocks without the causal mask, so every token sees the whole text; read text, do not generate it."),
+    ("knowledge distillation", "知识蒸馏",
+     "Training a small model to imitate a large one's outputs, keeping much of its skill at a fraction of the cost."),
+    ("WordPiece", "WordPiece 分词", "BERT's subword tokenizer: whole words where known, else pieces like 'sun', '##ny'."),
+    ("sentence embedding", "句向量", "One vector for a whole text, made so that texts with similar meaning get nearby vectors."),
+    ("classification head", "分类头", "The small output layer put on top of a pretrained model to turn its features into a label."),
+    ("safetensors", "safetensors 格式", "A file format for model weights that holds only numbers, so loading it cannot run code."),
     ("checksum (sha256)", "校验和",
      "A fingerprint of a file's bytes; equal checksums mean the same file, so you know which model is serving."),
 ]
