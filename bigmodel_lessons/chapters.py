@@ -1,7 +1,8 @@
 """The course's table of contents: one entry per chapter notebook, ready or planned.
 
 A chapter adds its notebook, its helper module(s) and one entry here. ``expect`` gives, for each metric the
-notebook records with ``record_metric``, the (low, high) range a fast-mode run must land in.
+notebook records with ``record_metric``, the (low, high) range every run must land in; ``expect_full`` adds
+ranges for results that only a full-mode run produces or only a full-mode run makes meaningful.
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ class Chapter:
     modules: tuple[str, ...] = ()
     expect: dict[str, tuple[float, float]] = field(default_factory=dict)
     ready: bool = False
+    expect_full: dict[str, tuple[float, float]] = field(default_factory=dict)
 
     @property
     def notebook(self) -> str:

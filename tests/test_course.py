@@ -104,6 +104,13 @@ def test_problems_judge_ranges_missing_metrics_and_memory():
     assert problems(None, {}, float("nan")) == [f"peak memory nan MB, limit {PEAK_MEMORY_MB} MB"]
 
 
+def test_full_mode_ranges_apply_only_to_full_mode_runs():
+    ch = Chapter(99, "99_test", "test", expect={"acc": (0.5, 1.0)}, expect_full={"acc": (0.8, 1.0), "ft": (0.7, 1.0)})
+    assert problems(ch, {"fast_mode": 1.0, "acc": 0.6}, 100) == []
+    assert problems(ch, {"fast_mode": 0.0, "acc": 0.6}, 100) == ["acc=0.6 outside [0.8, 1.0]", "99_test did not record ft"]
+    assert problems(ch, {"fast_mode": 0.0, "acc": 0.9, "ft": 0.75}, 100) == []
+
+
 def test_table_lists_every_notebook_and_its_problems():
     results = [Result("00_a", "ok", 1.0, 10.0, {"m": 1.0}), Result("01_b", "ok", 2.0, 20.0, problems=["x=2 outside"])]
     table = format_table(results)
