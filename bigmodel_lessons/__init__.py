@@ -9,11 +9,11 @@ from .env import quiet_tensorflow
 
 quiet_tensorflow()
 
-from .course import record_metric, say  # noqa: E402
+from .course import record_metric, say, show_source  # noqa: E402
 from .env import (check_environment, fast_mode, free_memory, package_version, seed_everything,  # noqa: E402
                   start, use_gpu)
 from .exercises import check  # noqa: E402
 
-__all__ = ["check", "check_environment", "fast_mode", "free_memory", "record_metric", "say", "seed_everything", "start",
-           "use_gpu"]
+__all__ = ["check", "check_environment", "fast_mode", "free_memory", "record_metric", "say", "seed_everything",
+           "show_source", "start", "use_gpu"]
 __version__ = package_version()  # the one version number, in pyproject.toml

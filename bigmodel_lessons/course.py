@@ -87,6 +87,33 @@ def say(template: str, **values) -> None:
         print(text)
 
 
+SHOWN_IN_FULL_LINES = 20  # longer helper sources are folded: one click opens them
+
+
+def show_source(*objects) -> None:
+    """Show the source of helpers from the package. A helper of up to ``SHOWN_IN_FULL_LINES`` lines is printed;
+    a longer one is folded under a line naming it, so the page shows the lesson and the code is one click away.
+    Outside Jupyter everything is printed."""
+    import html
+    import inspect
+
+    try:
+        from IPython import get_ipython
+        from IPython.display import HTML, display
+    except ImportError:
+        get_ipython = None
+    in_jupyter = get_ipython is not None and get_ipython() is not None
+    for obj in objects:
+        source = inspect.getsource(obj)
+        lines = source.count("\n")
+        if not in_jupyter or lines <= SHOWN_IN_FULL_LINES:
+            print(source)
+            continue
+        name = f"{obj.__module__}.{obj.__qualname__}"
+        display(HTML(f"<details><summary>Source of <code>{name}</code> ({lines} lines): click to read</summary>"
+                     f"<pre>{html.escape(source)}</pre></details>"))
+
+
 def record_check(key: str, solved: bool) -> None:
     """Save one exercise's latest result where the runner asked for it (grading and the tests read it)."""
     _update_json(os.environ.get(CHECKS_ENV), key, bool(solved))
@@ -259,16 +286,18 @@ def problems(ch: Chapter | None, metrics: dict, peak_mb: float) -> list[str]:
 
 
 def run_notebook(ch: Chapter, out_dir: Path = OUT_DIR, fast: bool = True) -> Result:
-    """Execute one chapter's notebook and judge it against the chapter's expected metrics, the memory limit and
-    the numbers its Markdown quotes (:mod:`bigmodel_lessons.prose`)."""
+    """Execute one chapter's notebook and judge it against the chapter's expected metrics, the memory limit, the
+    numbers its Markdown quotes (:mod:`bigmodel_lessons.prose`) and anything it wrote to stderr."""
     import nbformat
 
+    from .notebooks import stderr_outputs
     from .prose import contradictions
 
     result = execute(NOTEBOOK_DIR / ch.notebook, out_dir / ch.notebook, fast)
     if result.status == "ok":
+        executed = nbformat.read(out_dir / ch.notebook, as_version=4)  # the Markdown as it was when the run began
         result.problems = problems(ch, result.metrics, result.peak_mb)
-        result.problems += contradictions(nbformat.read(NOTEBOOK_DIR / ch.notebook, as_version=4), result.metrics)
+        result.problems += contradictions(executed, result.metrics) + stderr_outputs(executed)
     return result
 
 

@@ -45,6 +45,16 @@ def test_a_failing_notebook_reports_its_error(tmp_path):
     assert result.status == "failed" and "broken on purpose" in result.error
 
 
+def test_the_course_runner_reports_stderr_output_and_judges_the_markdown_it_ran(tmp_path, monkeypatch):
+    from bigmodel_lessons import course
+
+    source = _notebook(tmp_path, "FAST = None", "import sys\nsys.stderr.write('Retry downloading from url\\n')")
+    monkeypatch.setattr(course, "NOTEBOOK_DIR", source.parent)
+    result = course.run_notebook(Chapter(98, source.stem, "test"), tmp_path / "out")
+    # cell 2 of the executed copy: papermill inserts its injected-parameters cell after the parameters
+    assert result.status == "ok" and result.problems == ["code cell 2 writes to stderr: Retry downloading from url"]
+
+
 def test_time_limit_stops_a_notebook(tmp_path):
     result = execute(_notebook(tmp_path, "FAST = None", "import time\ntime.sleep(300)"), tmp_path / "o.ipynb", timeout=5)
     assert result.status == "timeout" and result.error == "did not finish in 5 s"

@@ -106,3 +106,21 @@ def test_stderr_streams_are_found_except_in_cells_that_expect_them():
     quiet = new_code_cell("print(1)", outputs=[new_output("stream", name="stdout", text="1\n")])
     nb = new_notebook(cells=[quiet, noisy, deliberate])
     assert stderr_outputs(nb) == ["code cell 1 writes to stderr: Retry downloading from url"]
+
+
+def test_show_source_prints_short_helpers_and_folds_long_ones_in_jupyter(monkeypatch, capsys):
+    import IPython
+    import IPython.display
+
+    from bigmodel_lessons import economics
+
+    course.show_source(economics.training_flops)  # plain Python: printed
+    assert capsys.readouterr().out.startswith("def training_flops(")
+    shown = []
+    monkeypatch.setattr(IPython, "get_ipython", lambda: object())
+    monkeypatch.setattr(IPython.display, "display", shown.append)
+    course.show_source(economics.training_flops, course.show_source)
+    assert capsys.readouterr().out.startswith("def training_flops(")  # short: printed in full
+    (folded,) = shown  # show_source itself is longer than SHOWN_IN_FULL_LINES
+    assert folded.data.startswith("<details><summary>Source of <code>bigmodel_lessons.course.show_source</code>")
+    assert "&quot;&quot;&quot;Show the source" in folded.data  # escaped, all of it, behind one click
