@@ -58,14 +58,19 @@ def test_data_dir_tier_reads_bigmodel_data_dir(fake_folder, monkeypatch):
     assert ft._data_dir_folder() is None
 
 
-def test_hub_tier_offline_gives_none_and_says_so(monkeypatch, capsys):
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+@pytest.mark.parametrize("online", [False, True])
+def test_hub_tier_without_the_model_gives_none_and_speaks_only_when_online(monkeypatch, capsys, online):
+    """Offline, the hub tier looks only in the cache and says nothing (the loader's one line names the source
+    it used); online, a failed download is one line."""
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # either way, no network in the test
     import huggingface_hub.constants
 
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
     monkeypatch.setenv("HF_HOME", "/nonexistent-hf-home")
+    monkeypatch.setattr(data, "online", lambda: online)
     assert ft._hub_folder() is None
-    assert "Hugging Face hub unavailable" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert ("Hugging Face hub unavailable" in out) == online and (out == "") == (not online)
 
 
 def test_corrupt_file_names_file_expected_checksum_and_fetch_command(fake_folder):
