@@ -103,8 +103,6 @@ def test_start_here_runs_in_the_browser_with_every_check_passing(lab, browser):
     page.close()
 
 
-@pytest.mark.skip(reason="running all of chapter 01 in headless JupyterLab timed out (600 s) on the 2-core CI "
-                         "machine; open in issue #14")
 def test_moving_a_slider_changes_the_training_cost(lab, browser):
     page = _open_and_run_all(browser, lab, "01_big_models_and_their_economics.ipynb")
     calculator = page.locator(".widget-interact").filter(has_text="params (B)").first
