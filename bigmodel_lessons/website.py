@@ -24,6 +24,8 @@ BOOK_DIR = Path("build/book")
 SITE_DIR = Path("build/site")
 JUPYTER_BOOK = Path(__file__).resolve().parent.parent / "build" / "site-venv" / "bin" / "jupyter-book"
 FULL_DIR = Path("build/executed-full")
+# How the chapters link the glossary in JupyterLab (its heading's anchor in notebook 00); the site has a page
+GLOSSARY_LINK_IN_LAB, GLOSSARY_LINK_ON_SITE = "(00_start_here.ipynb#4.-Glossary-·-术语表)", "(glossary.md)"
 
 
 def execution_problems(nb) -> list[str]:
@@ -96,7 +98,11 @@ def prepare_book(executed_dir: Path, book_dir: Path = BOOK_DIR, fast: bool = Tru
     book_dir.mkdir(parents=True)
     pages = []
     for ch in ready_chapters():
-        shutil.copy(executed_dir / ch.notebook, book_dir / ch.notebook)
+        nb = nbformat.read(executed_dir / ch.notebook, as_version=4)
+        for cell in nb.cells:
+            if cell.cell_type == "markdown":
+                cell.source = cell.source.replace(GLOSSARY_LINK_IN_LAB, GLOSSARY_LINK_ON_SITE)
+        nbformat.write(nb, book_dir / ch.notebook)
         pages.append(book_dir / ch.notebook)
     (book_dir / "intro.md").write_text(intro_page(fast), encoding="utf-8")
     (book_dir / "glossary.md").write_text(glossary_page(), encoding="utf-8")

@@ -8,7 +8,8 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_outp
 
 from bigmodel_lessons.chapters import CHAPTERS, ready_chapters
 from bigmodel_lessons.glossary import GLOSSARY
-from bigmodel_lessons.website import CONFIG, JUPYTER_BOOK, build, execution_problems, prepare_book
+from bigmodel_lessons.website import (CONFIG, GLOSSARY_LINK_IN_LAB, JUPYTER_BOOK, build, execution_problems,
+                                      prepare_book)
 
 HAS_JUPYTER_BOOK = JUPYTER_BOOK.exists()
 needs_jupyter_book = pytest.mark.skipif(not HAS_JUPYTER_BOOK, reason="no Jupyter Book: run `make site-deps`")
@@ -25,8 +26,9 @@ def _executed(title, *extra_cells):
 def executed(tmp_path):
     folder = tmp_path / "executed"
     folder.mkdir()
-    for ch in ready_chapters():
-        nbformat.write(_executed(ch.title), folder / ch.notebook)
+    for ch in ready_chapters():  # each links the glossary as the chapters do
+        nbformat.write(_executed(ch.title, new_markdown_cell(f"See the [glossary]{GLOSSARY_LINK_IN_LAB}.")),
+                       folder / ch.notebook)
     return folder
 
 
@@ -42,6 +44,8 @@ def test_book_has_every_ready_chapter_the_table_and_the_glossary(executed, tmp_p
     glossary = (book / "glossary.md").read_text()
     assert all(zh in glossary for _, zh, _ in GLOSSARY)
     assert (book / "_config.yml").read_text() == CONFIG.read_text()
+    linked = nbformat.read(pages[0], as_version=4).cells[-1].source
+    assert linked == "See the [glossary](glossary.md)."  # the site's glossary page, not notebook 00's anchor
 
 
 def test_a_chapter_that_did_not_run_cleanly_stops_the_site(executed, tmp_path):
