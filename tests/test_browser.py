@@ -79,9 +79,11 @@ def browser():
 def _open_and_run_all(browser, url, name):
     page = browser.new_page()
     page.set_default_timeout(120_000)
-    page.goto(f"{url}/lab/tree/{name}")
-    page.wait_for_function("window.jupyterapp && window.jupyterapp.shell.currentWidget"
-                           " && window.jupyterapp.shell.currentWidget.sessionContext?.session?.kernel")
+    # ?reset: a fresh workspace. Without it JupyterLab reopens the previous page's notebook too, and the commands
+    # below ran that one (chapter 01 never ran after 00; the wait timed out at 600 s)
+    page.goto(f"{url}/lab/tree/{name}?reset")
+    page.wait_for_function("name => { const w = window.jupyterapp?.shell.currentWidget;"
+                           " return w && w.context?.path === name && w.sessionContext?.session?.kernel; }", arg=name)
     page.wait_for_selector(".jp-Notebook .jp-Cell")
     page.evaluate("window.jupyterapp.commands.execute('notebook:clear-all-cell-outputs')")
     page.evaluate("() => { window.jupyterapp.commands.execute('notebook:run-all-cells'); }")  # do not wait here
