@@ -63,6 +63,15 @@ def record_metric(name: str, value: float) -> None:
     _update_json(path, name, value if math.isfinite(value) else str(value))
 
 
+def _in_jupyter() -> bool:
+    """Whether this code runs in an IPython kernel (rich output) rather than plain Python (printed output)."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    return get_ipython() is not None
+
+
 def say(template: str, **values) -> None:
     """Show prose whose numbers come from this run: ``template`` is Markdown with ``{name:format}`` fields,
     filled from the metrics recorded so far in this kernel and from ``values`` (which win).
@@ -76,12 +85,9 @@ def say(template: str, **values) -> None:
     except KeyError as err:
         raise KeyError(f"say(): no recorded metric or value named {err.args[0]!r}; record it with "
                        f"bml.record_metric first or pass it as a keyword. Known: {', '.join(sorted(fields))}.") from None
-    try:
-        from IPython import get_ipython
+    if _in_jupyter():
         from IPython.display import Markdown, display
-    except ImportError:  # plain Python: print it
-        get_ipython = None
-    if get_ipython is not None and get_ipython() is not None:
+
         display(Markdown(text))
     else:
         print(text)
@@ -97,18 +103,15 @@ def show_source(*objects) -> None:
     import html
     import inspect
 
-    try:
-        from IPython import get_ipython
-        from IPython.display import HTML, display
-    except ImportError:
-        get_ipython = None
-    in_jupyter = get_ipython is not None and get_ipython() is not None
+    in_jupyter = _in_jupyter()
     for obj in objects:
         source = inspect.getsource(obj)
         lines = source.count("\n")
         if not in_jupyter or lines <= SHOWN_IN_FULL_LINES:
             print(source)
             continue
+        from IPython.display import HTML, display
+
         name = f"{obj.__module__}.{obj.__qualname__}"
         display(HTML(f"<details><summary>Source of <code>{name}</code> ({lines} lines): click to read</summary>"
                      f"<pre>{html.escape(source)}</pre></details>"))
@@ -124,9 +127,9 @@ class PeakMemory:
 
     The peak is the largest sampled sum over the tree: the resident size (RSS) of the root, or of its children
     with ``include_root=False`` (e.g. a papermill driver whose child is the kernel), plus the unique set size
-    (USS) of every process below them, the memory only it uses. A forked child shares its parent's pages until it writes them: counted
-    by RSS, an 800 MB kernel that forks to run a command (joblib counting CPU cores, ``subprocess``) would
-    read as 1.6 GB until the child execs. Works on Linux, macOS and Windows.
+    (USS) of every process below them, the memory only it uses. A forked child shares its parent's pages until
+    it writes them: counted by RSS, an 800 MB kernel that forks to run a command (joblib counting CPU cores,
+    ``subprocess``) would read as 1.6 GB until the child execs. Works on Linux, macOS and Windows.
     """
 
     def __init__(self, pid: int, include_root: bool = True, interval: float = 0.05):

@@ -119,8 +119,8 @@ def test_show_source_prints_short_helpers_and_folds_long_ones_in_jupyter(monkeyp
     shown = []
     monkeypatch.setattr(IPython, "get_ipython", lambda: object())
     monkeypatch.setattr(IPython.display, "display", shown.append)
-    course.show_source(economics.training_flops, course.show_source)
+    course.show_source(economics.training_flops, course.PeakMemory)
     assert capsys.readouterr().out.startswith("def training_flops(")  # short: printed in full
-    (folded,) = shown  # show_source itself is longer than SHOWN_IN_FULL_LINES
-    assert folded.data.startswith("<details><summary>Source of <code>bigmodel_lessons.course.show_source</code>")
-    assert "&quot;&quot;&quot;Show the source" in folded.data  # escaped, all of it, behind one click
+    (folded,) = shown  # PeakMemory is longer than SHOWN_IN_FULL_LINES
+    assert folded.data.startswith("<details><summary>Source of <code>bigmodel_lessons.course.PeakMemory</code>")
+    assert "&quot;&quot;&quot;Sample the resident memory" in folded.data  # escaped, all of it, behind one click
