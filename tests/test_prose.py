@@ -124,3 +124,45 @@ def test_show_source_prints_short_helpers_and_folds_long_ones_in_jupyter(monkeyp
     (folded,) = shown  # PeakMemory is longer than SHOWN_IN_FULL_LINES
     assert folded.data.startswith("<details><summary>Source of <code>bigmodel_lessons.course.PeakMemory</code>")
     assert "&quot;&quot;&quot;Sample the resident memory" in folded.data  # escaped, all of it, behind one click
+
+
+DURATION = re.compile(r"(?<![\w.≤<~])(\d[\d,]*(?:\.\d+)?) (s|seconds?|min|minutes?)\b(?![\w-])")
+
+
+def _recorded_durations() -> list[float]:
+    """Every duration bench/RESULTS.md records, in seconds: written with a unit, or in a table column whose
+    header says seconds ("seconds", "`fit` s")."""
+    text = (ROOT / "bench" / "RESULTS.md").read_text()
+    seconds = [float(m[1].replace(",", "")) * (60 if m[2].startswith("min") else 1) for m in DURATION.finditer(text)]
+    columns = []
+    for line in text.splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if re.fullmatch(r"[-|: ]+", line):  # a table's rule
+            continue
+        if "|" not in line:
+            columns = []
+        elif any(re.search(r"\bseconds\b|\bs\b", cell) for cell in cells) and not re.search(r"\d", "".join(cells)):
+            columns = [i for i, cell in enumerate(cells) if re.search(r"\bseconds\b|\bs\b", cell)]
+        else:
+            seconds += [float(n.replace(",", "")) for i in columns if i < len(cells)
+                        for n in re.findall(r"\d[\d,]*(?:\.\d+)?", cells[i])]
+    return seconds
+
+
+def _is_recorded(quoted: str, unit: str, recorded: list[float]) -> bool:
+    """A quoted duration is recorded when a recorded one rounds to it, in the quote's unit and precision."""
+    value, decimals = float(quoted.replace(",", "")), len(quoted.partition(".")[2])
+    per_unit = 60 if unit.startswith("min") else 1
+    return any(round(r / per_unit, decimals) == value for r in recorded)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_every_run_time_the_prose_quotes_is_recorded_in_bench_results(path):
+    """A duration in a chapter's prose ("took 153 s", "2.6 minutes") comes from a recorded run: a number in
+    bench/RESULTS.md rounds to it. Targets ("≤ 60 s") are not measurements and are skipped."""
+    recorded = _recorded_durations()
+    nb = nbformat.read(path, as_version=4)
+    text = "\n".join(cell.source for cell in nb.cells if cell.cell_type == "markdown")
+    unrecorded = [f"'…{text[max(0, m.start() - 40):m.end()]}'" for m in DURATION.finditer(text)
+                  if not _is_recorded(m[1], m[2], recorded)]
+    assert not unrecorded, f"{path.name} quotes durations bench/RESULTS.md does not record: {unrecorded}"
