@@ -166,3 +166,10 @@ def test_every_run_time_the_prose_quotes_is_recorded_in_bench_results(path):
     unrecorded = [f"'…{text[max(0, m.start() - 40):m.end()]}'" for m in DURATION.finditer(text)
                   if not _is_recorded(m[1], m[2], recorded)]
     assert not unrecorded, f"{path.name} quotes durations bench/RESULTS.md does not record: {unrecorded}"
+
+
+def test_the_duration_check_accepts_a_rounded_record_and_rejects_an_invented_one():
+    recorded = [185.6, 68.7, 1793.8]
+    assert _is_recorded("186", "s", recorded) and _is_recorded("68.7", "s", recorded)
+    assert _is_recorded("30", "minutes", recorded) and _is_recorded("3.1", "min", recorded)
+    assert not _is_recorded("185", "s", recorded) and not _is_recorded("2.5", "minutes", recorded)
