@@ -4,6 +4,7 @@
 The notebooks' own runs are judged in the "course checks" item (conftest.py) and by ``make course``; these tests
 check the checker, and that every marker in the committed notebooks parses and names a metric its notebook
 records."""
+import functools
 import re
 from pathlib import Path
 
@@ -129,7 +130,8 @@ def test_show_source_prints_short_helpers_and_folds_long_ones_in_jupyter(monkeyp
 DURATION = re.compile(r"(?<![\w.≤<~])(\d[\d,]*(?:\.\d+)?) (s|seconds?|min|minutes?)\b(?![\w-])")
 
 
-def _recorded_durations() -> list[float]:
+@functools.cache
+def _recorded_durations() -> tuple[float, ...]:
     """Every duration bench/RESULTS.md records, in seconds: written with a unit, or in a table column whose
     header says seconds ("seconds", "`fit` s")."""
     text = (ROOT / "bench" / "RESULTS.md").read_text()
@@ -146,10 +148,10 @@ def _recorded_durations() -> list[float]:
         else:
             seconds += [float(n.replace(",", "")) for i in columns if i < len(cells)
                         for n in re.findall(r"\d[\d,]*(?:\.\d+)?", cells[i])]
-    return seconds
+    return tuple(seconds)
 
 
-def _is_recorded(quoted: str, unit: str, recorded: list[float]) -> bool:
+def _is_recorded(quoted: str, unit: str, recorded) -> bool:
     """A quoted duration is recorded when a recorded one rounds to it, in the quote's unit and precision."""
     value, decimals = float(quoted.replace(",", "")), len(quoted.partition(".")[2])
     per_unit = 60 if unit.startswith("min") else 1
