@@ -79,16 +79,21 @@ def seed_everything(seed: int = DEFAULT_SEED) -> int:
 
 
 def free_memory() -> None:
-    """Drop Keras' models and graphs, collect garbage, and hand freed heap pages back to the system.
+    """Drop Keras' models and graphs, then :func:`return_freed_memory`: between experiments in one kernel."""
+    quiet_tensorflow().utils.clear_session()
+    return_freed_memory()
 
-    Between experiments in one kernel: without the last step glibc keeps the freed pages, so each new model
-    adds to the kernel's peak memory (Binder's limit is 2 GB). Elsewhere than glibc (macOS, Windows) the last
-    step is skipped; the allocator there returns memory its own way."""
+
+def return_freed_memory() -> None:
+    """Collect garbage and hand the heap pages glibc keeps after ``free`` back to the system.
+
+    Without it each new model or training run adds to the kernel's peak memory (Binder's limit is 2 GB).
+    Elsewhere than glibc (macOS, Windows) the last step is skipped; the allocator there returns memory its
+    own way."""
     import ctypes
     import ctypes.util
     import gc
 
-    quiet_tensorflow().utils.clear_session()
     gc.collect()
     if platform.system() == "Linux" and (libc := ctypes.util.find_library("c")):
         trim = getattr(ctypes.CDLL(libc), "malloc_trim", None)  # glibc only (musl has none)

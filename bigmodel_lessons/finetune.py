@@ -13,7 +13,6 @@ rasbt/LLMs-from-scratch appendix E (LoRA) and ch06 (classification fine-tuning);
 """
 from __future__ import annotations
 
-import copy
 import importlib.util
 import math
 import re
@@ -24,7 +23,7 @@ import numpy as np
 
 from . import data
 from .economics import training_flops
-from .env import quiet_tensorflow
+from .env import quiet_tensorflow, return_freed_memory
 from .exercises import exercise
 from .text import check_texts
 
@@ -369,26 +368,18 @@ def load_minilm(sequence_length: int = SEQUENCE_LENGTH, tiers=MINILM_TIERS):
     """all-MiniLM-L6-v2 as ``backbone, preprocessor, source``: :func:`build_bert` with the published weights,
     and a :class:`WordPieceTokenizer` that cuts and pads texts to ``sequence_length`` tokens."""
     folder, source = minilm_folder(tiers)
+    return pretrained_backbone(folder), WordPieceTokenizer(folder / "vocab.txt", sequence_length), source
+
+
+def pretrained_backbone(folder):
+    """A new encoder with the published weights, read from a model folder (``source.location`` of
+    :func:`load_minilm`). LoRA and fine-tuning change the model they work on, so each method loads its own
+    copy; reading the file again keeps no second copy of the 87 MB of weights in memory meanwhile."""
+    folder = Path(folder)
     cfg = minilm_config(folder)
     backbone = build_bert(cfg)
     load_bert_weights(backbone, cfg, folder / "model.safetensors")
-    return backbone, WordPieceTokenizer(folder / "vocab.txt", sequence_length), source
-
-
-def rebuild_backbone(config: dict, weights: list):
-    """A fresh encoder from a saved ``get_config()`` and ``get_weights()`` (LoRA and fine-tuning change the
-    model they work on, so each method starts from its own copy of the pretrained weights)."""
-    keras = quiet_tensorflow()
-    # a deep copy: from_config shares nested dicts with the model it builds, and enable_lora then edits them
-    clone = keras.Model.from_config(copy.deepcopy(config), custom_objects=_custom_objects())
-    clone.set_weights(weights)
-    return clone
-
-
-def _custom_objects() -> dict:
-    from .economics import LearnedPositions
-
-    return {"LearnedPositions": LearnedPositions}
+    return backbone
 
 
 def enable_lora(backbone, rank: int) -> None:
@@ -479,21 +470,34 @@ def build_sentiment_model(backbone, lora_rank: int | None = None):
     return keras.Model(inputs, output, name="minilm_lora" if lora_rank else "minilm_full")
 
 
-def fine_tune(model, X: dict, y, *, epochs: int, lr: float, batch_size: int = 8) -> float:
-    """AdamW and binary cross-entropy on tokenised inputs ``X``; returns the seconds ``fit`` took.
+BATCH_SIZE = 8  # reviews per update of the weights
+MICRO_BATCH = 4  # reviews per forward and backward pass
 
-    The steps run eagerly, uncompiled. A compiled training step (``tf.function``) is faster, but TensorFlow keeps
-    about 145 MB per compiled model after the model is gone, so a kernel that adapts four models in a row ran
-    past 1.5 GB (``bench/finetune_memory.py``); eagerly it returns to where it started."""
+
+def fine_tune(model, X: dict, y, *, epochs: int, lr: float) -> float:
+    """AdamW and binary cross-entropy on tokenised inputs ``X``, one update per :data:`BATCH_SIZE` reviews;
+    returns the seconds ``fit`` took.
+
+    Memory, in two ways. The steps run eagerly, uncompiled: a compiled step (``tf.function``) is faster, but
+    TensorFlow keeps about 145 MB per compiled model after the model is gone, and a kernel that adapts four
+    models in a row ran past 1.5 GB (``bench/finetune_memory.py``). And an eager step holds about 40 MB of
+    activations per 64-token review until its backward pass (``bench/minilm_batch_memory.py``), so each update
+    averages the gradients of :data:`MICRO_BATCH`-review passes (gradient accumulation): the update of a batch
+    of 8 at the memory of 4."""
     keras = quiet_tensorflow()
-    model.compile(optimizer=keras.optimizers.AdamW(lr, weight_decay=0.01), loss="binary_crossentropy",
-                  run_eagerly=True)
+    accumulate = BATCH_SIZE // MICRO_BATCH
+    optimizer = keras.optimizers.AdamW(lr, weight_decay=0.01, gradient_accumulation_steps=accumulate)
+    model.compile(optimizer=optimizer, loss="binary_crossentropy", run_eagerly=True)
     start = time.perf_counter()
-    model.fit(X, np.asarray(y), epochs=epochs, batch_size=batch_size, verbose=0)
-    return time.perf_counter() - start
+    model.fit(X, np.asarray(y), epochs=epochs, batch_size=MICRO_BATCH, verbose=0)
+    seconds = time.perf_counter() - start
+    return_freed_memory()  # the eager steps leave ~300 MB of freed blocks that glibc would keep
+    return seconds
 
 
-def accuracy(model, X: dict, y, batch_size: int = 32) -> float:
+def accuracy(model, X: dict, y, batch_size: int = BATCH_SIZE) -> float:
+    """Share of correct predictions at threshold 0.5. Small batches: an eager prediction (a model that
+    :func:`fine_tune` compiled) keeps every layer's output until its batch is done."""
     return float(np.mean((model.predict(X, batch_size=batch_size, verbose=0).ravel() >= 0.5) == np.asarray(y)))
 
 

@@ -75,6 +75,9 @@ GLOSSARY = [
     ("pretraining", "预训练", "Training a model on lots of unlabelled data (e.g. predicting the next token) before any task."),
     ("linear probe", "线性探测", "A linear classifier trained on a frozen model's features; the model itself is unchanged."),
     ("LoRA (low-rank adaptation)", "低秩适配", "Fine-tuning that freezes a weight W and learns a low-rank change ΔW = A·B."),
+    ("gradient accumulation", "梯度累积",
+     "Adding up the gradients of several small batches, then updating once with their average: a big "
+     "batch's update at a small batch's memory."),
     ("multi-task learning", "多任务学习", "One shared model trained on several tasks at once, minimising Σ λᵢ·Lᵢ."),
     ("catastrophic forgetting", "灾难性遗忘", "Fine-tuning on a new task overwrites what the model could do before."),
     ("accuracy", "准确率", "The share of predictions that are correct."),

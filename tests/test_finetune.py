@@ -111,14 +111,14 @@ def test_environment_check_reports_the_model_package():
 @pytest.fixture(scope="module")
 def minilm():
     _package_folder_or_skip()
-    backbone, preprocessor, _ = ft.load_minilm(sequence_length=32, tiers=ft.MINILM_TIERS[1:])
-    return backbone, preprocessor
+    backbone, preprocessor, source = ft.load_minilm(sequence_length=32, tiers=ft.MINILM_TIERS[1:])
+    return backbone, preprocessor, source.location
 
 
 def test_model_card_similarities_reproduce_to_three_decimals(minilm):
     from bigmodel_lessons.text import cosine_similarity
 
-    backbone, preprocessor = minilm
+    backbone, preprocessor, _ = minilm
     assert backbone.count_params() == ft.MINILM_PARAMS
     E = ft.embed(ft.build_encoder(backbone), preprocessor, list(ft.MODEL_CARD_SENTENCES))
     np.testing.assert_allclose(np.linalg.norm(E, axis=1), 1.0, atol=1e-5)
@@ -127,7 +127,7 @@ def test_model_card_similarities_reproduce_to_three_decimals(minilm):
 
 def test_padding_does_not_change_the_embedding(minilm):
     """Masked mean pooling: the same sentence padded to 32 or 16 tokens gives the same vector."""
-    backbone, preprocessor = minilm
+    backbone, preprocessor, _ = minilm
     short = ft.WordPieceTokenizer(ft._package_folder() / "vocab.txt", sequence_length=16)
     encoder = ft.build_encoder(backbone)
     a, b = (ft.embed(encoder, p, ["It's so sunny outside!"]) for p in (preprocessor, short))
@@ -135,28 +135,46 @@ def test_padding_does_not_change_the_embedding(minilm):
 
 
 def test_lora_trainable_parameters_match_the_formula(minilm):
-    backbone, _ = minilm
-    clone = ft.rebuild_backbone(backbone.get_config(), backbone.get_weights())
-    np.testing.assert_array_equal(clone.get_weights()[5], backbone.get_weights()[5])
+    _, _, folder = minilm
     rank = 2
-    model = ft.build_sentiment_model(clone, lora_rank=rank)
+    model = ft.build_sentiment_model(ft.pretrained_backbone(folder), lora_rank=rank)
     per_matrix = ft.lora_param_count((384, 12, 32), rank) + 12 * 32  # adapters, plus the bias that stays trainable
     expected = 6 * 2 * per_matrix + 384 + 1  # query and value in 6 layers, plus the head
     assert ft.trainable_params(model) == expected
-    full = ft.build_sentiment_model(ft.rebuild_backbone(backbone.get_config(), backbone.get_weights()))
+    full = ft.build_sentiment_model(ft.pretrained_backbone(folder))
     assert ft.trainable_params(full) == ft.MINILM_PARAMS - 30522 * 384 + 385  # the word-piece table stays frozen
 
 
-def test_one_saved_config_rebuilds_fresh_copies_after_lora(minilm):
-    """The notebook saves get_config() once and rebuilds a copy per method; enable_lora on one copy must not
-    leak into the next."""
-    backbone, _ = minilm
-    config, weights = backbone.get_config(), backbone.get_weights()
-    ft.build_sentiment_model(ft.rebuild_backbone(config, weights), lora_rank=2)
-    again = ft.rebuild_backbone(config, weights)
-    assert len(again.get_weights()) == len(weights)
-    np.testing.assert_array_equal(again.get_weights()[-1], weights[-1])
+def test_each_copy_loads_the_published_weights_without_the_last_ones_adapters(minilm):
+    """The notebook loads a fresh copy per method; LoRA enabled on one copy must not reach the next."""
+    backbone, _, folder = minilm
+    ft.build_sentiment_model(ft.pretrained_backbone(folder), lora_rank=2)
+    again = ft.pretrained_backbone(folder)
     assert not any("lora" in w.path for w in again.weights)
+    for mine, published in zip(again.get_weights(), backbone.get_weights(), strict=True):
+        np.testing.assert_array_equal(mine, published)
+
+
+def test_gradient_accumulation_makes_one_update_of_a_full_batch():
+    """fine_tune passes micro-batches of 4 through the model and updates once per 8 reviews: on 8 examples
+    that must be the single update a batch of 8 gives (and not the two updates of plain batches of 4)."""
+    keras = env.quiet_tensorflow()
+
+    def trained(batch_size, accumulate):
+        keras.utils.set_random_seed(0)
+        model = keras.Sequential([keras.Input((5,)), keras.layers.Dense(1, activation="sigmoid")])
+        if accumulate:
+            ft.fine_tune(model, X, y, epochs=1, lr=1e-2)
+        else:
+            model.compile(optimizer=keras.optimizers.AdamW(1e-2, weight_decay=0.01), loss="binary_crossentropy")
+            model.fit(X, y, batch_size=batch_size, epochs=1, shuffle=False, verbose=0)
+        return np.concatenate([w.ravel() for w in model.get_weights()])
+
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(ft.BATCH_SIZE, 5)).astype("float32"), np.array([0, 1] * (ft.BATCH_SIZE // 2))
+    accumulated = trained(ft.MICRO_BATCH, accumulate=True)
+    np.testing.assert_allclose(accumulated, trained(ft.BATCH_SIZE, accumulate=False), atol=1e-6)
+    assert np.max(np.abs(accumulated - trained(ft.MICRO_BATCH, accumulate=False))) > 1e-4
 
 
 def test_adapting_one_copy_after_another_does_not_accumulate_memory(minilm):
@@ -166,13 +184,12 @@ def test_adapting_one_copy_after_another_does_not_accumulate_memory(minilm):
 
     from bigmodel_lessons import env
 
-    backbone, preprocessor = minilm
-    config, weights = backbone.get_config(), backbone.get_weights()
+    _, preprocessor, folder = minilm
     X, y = ft.tokenize(preprocessor, ["a fine film"] * 4 + ["a dull film"] * 4), np.array([1] * 4 + [0] * 4)
     resident = []
     for rank in (1, 2, 3):
         env.free_memory()
-        model = ft.build_sentiment_model(ft.rebuild_backbone(config, weights), lora_rank=rank)
+        model = ft.build_sentiment_model(ft.pretrained_backbone(folder), lora_rank=rank)
         ft.fine_tune(model, X, y, epochs=1, lr=1e-3)
         del model
         env.free_memory()
@@ -220,7 +237,7 @@ def test_wrong_weight_shape_names_the_variable():
 
 
 def test_texts_are_checked_as_in_chapter_07(minilm):
-    _, preprocessor = minilm
+    _, preprocessor, _ = minilm
     with pytest.raises(ValueError, match="Wrap it in a list"):
         ft.tokenize(preprocessor, "one review")
     with pytest.raises(ValueError, match="empty"):
