@@ -4,36 +4,31 @@ Usage: BIGMODEL_DATA_DIR=../shared/data .venv/bin/python bench/minilm_batch_memo
 
 For each batch size, in a fresh process: MiniLM cut to 64 word pieces with LoRA rank 4, one epoch of eager steps
 (as ``finetune.fine_tune`` runs them, without gradient accumulation) on 64 reviews. Prints the resident memory
-before training and how far above it the process went (sampled every 20 ms), and the seconds.
+before training and how far above it the process went (``course.PeakMemory``, every 20 ms), and the seconds.
 """
 import subprocess
 import sys
 
 MEASURE = """
-import sys, threading, time
-import numpy as np, psutil
+import os, sys, time
+import psutil
 import bigmodel_lessons as bml
 from bigmodel_lessons import data, finetune
+from bigmodel_lessons.course import PeakMemory
 bml.start(False, 42)
-process, peak = psutil.Process(), [0]
-def sample():
-    while True:
-        peak[0] = max(peak[0], process.memory_info().rss)
-        time.sleep(0.02)
-threading.Thread(target=sample, daemon=True).start()
 (texts, y), _, _ = data.load_movie_reviews()
 backbone, preprocessor, _ = finetune.load_minilm(64)
 model = finetune.build_sentiment_model(backbone, lora_rank=4)
 X, y = finetune.tokenize(preprocessor, texts[:64]), y[:64]
 model.compile(optimizer="adamw", loss="binary_crossentropy", run_eagerly=True)
 bml.free_memory()
-before, peak[0] = process.memory_info().rss, 0
+before = psutil.Process().memory_info().rss / 2**20
+memory = PeakMemory(os.getpid(), interval=0.02).start()
 started = time.perf_counter()
 model.fit(X, y, epochs=1, batch_size=int(sys.argv[1]), verbose=0)
 seconds = time.perf_counter() - started
-time.sleep(0.1)
-extra = (peak[0] - before) / 2**20
-print(f"batch {sys.argv[1]:>2}: resident before {before / 2**20:,.0f} MB, peak +{extra:,.0f} MB "
+extra = memory.stop() - before
+print(f"batch {sys.argv[1]:>2}: resident before {before:,.0f} MB, peak +{extra:,.0f} MB "
       f"({extra / int(sys.argv[1]):.0f} MB per review), {seconds:.1f} s for 64 reviews")
 """
 

@@ -182,8 +182,6 @@ def test_adapting_one_copy_after_another_does_not_accumulate_memory(minilm):
     behind in TensorFlow after the copy was freed; fine_tune's eager steps leave (almost) nothing."""
     import psutil
 
-    from bigmodel_lessons import env
-
     _, preprocessor, folder = minilm
     X, y = ft.tokenize(preprocessor, ["a fine film"] * 4 + ["a dull film"] * 4), np.array([1] * 4 + [0] * 4)
     resident = []
