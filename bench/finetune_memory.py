@@ -15,7 +15,7 @@ import keras
 import psutil
 
 import bigmodel_lessons as bml
-from bigmodel_lessons import data, finetune
+from bigmodel_lessons import data, finetune, minilm
 from full_mnist import loadavg  # bench/full_mnist.py, beside this script
 
 SEED = 42
@@ -31,16 +31,16 @@ print("load average before:", loadavg())
 bml.start(False, SEED)
 (texts_train, y_train), (texts_test, y_test), _ = data.load_movie_reviews()
 report("reviews loaded")
-backbone, preprocessor, source = finetune.load_minilm(64)
+backbone, preprocessor, source = minilm.load_minilm(64)
 report("MiniLM loaded")
 subset = finetune.label_subset(y_train, 500, SEED)
-X_adapt, y_adapt = finetune.tokenize(preprocessor, texts_train[subset]), y_train[subset]
-X_eval, y_eval = finetune.tokenize(preprocessor, texts_test[:1000]), y_test[:1000]
+X_adapt, y_adapt = minilm.tokenize(preprocessor, texts_train[subset]), y_train[subset]
+X_eval, y_eval = minilm.tokenize(preprocessor, texts_test[:1000]), y_test[:1000]
 del backbone
 for rank in (4, 1, 16, None):
     bml.free_memory()
     keras.utils.set_random_seed(SEED)
-    model = finetune.build_sentiment_model(finetune.pretrained_backbone(source.location), lora_rank=rank)
+    model = finetune.build_sentiment_model(minilm.pretrained_backbone(source.location), lora_rank=rank)
     seconds = finetune.fine_tune(model, X_adapt, y_adapt, epochs=3, lr=1e-3 if rank else 5e-5)
     report(f"{f'LoRA rank {rank}' if rank else 'full fine-tuning'}: {seconds:.0f} s, "
            f"accuracy {finetune.accuracy(model, X_eval, y_eval):.3f}")

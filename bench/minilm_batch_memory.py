@@ -13,13 +13,13 @@ MEASURE = """
 import os, sys, time
 import psutil
 import bigmodel_lessons as bml
-from bigmodel_lessons import data, finetune
+from bigmodel_lessons import data, finetune, minilm
 from bigmodel_lessons.course import PeakMemory
 bml.start(False, 42)
 (texts, y), _, _ = data.load_movie_reviews()
-backbone, preprocessor, _ = finetune.load_minilm(64)
+backbone, preprocessor, _ = minilm.load_minilm(64)
 model = finetune.build_sentiment_model(backbone, lora_rank=4)
-X, y = finetune.tokenize(preprocessor, texts[:64]), y[:64]
+X, y = minilm.tokenize(preprocessor, texts[:64]), y[:64]
 model.compile(optimizer="adamw", loss="binary_crossentropy", run_eagerly=True)
 bml.free_memory()
 before = psutil.Process().memory_info().rss / 2**20

@@ -88,7 +88,7 @@ CHAPTERS = (
                     "data_parallel_max_rel_diff": (0, 1e-3)},
             ready=True),
     Chapter(9, "09_pretraining_and_fine_tuning", "Pretraining, fine-tuning and multi-task learning",
-            modules=("finetune",),
+            modules=("minilm", "finetune"),
             # fast mode trains for seconds (smoke-test accuracies)
             expect={"pretrain_val_loss": (1.0, 3.9), "scratch_accuracy_fewest_labels": (0.35, 0.8),
                     "pretrained_accuracy_fewest_labels": (0.35, 0.8), "minilm_params": (22565376, 22565376),
