@@ -40,7 +40,7 @@ def timed(train):
 def chapter_03(which: set[str], X_train, y_train, X_test, y_test) -> list[dict]:
     import keras
 
-    X, Xt = X_train.reshape(len(X_train), -1) / 255.0, X_test.reshape(len(X_test), -1) / 255.0
+    X, Xt = (A.reshape(len(A), -1).astype(np.float32) / 255 for A in (X_train, X_test))  # as chapter 03
     rows = []
     if "numpy" in which:
         model = scratch.mlp([784, 128, 10], seed=SEED)

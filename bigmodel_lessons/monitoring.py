@@ -67,8 +67,10 @@ class PredictionLog:
         features = monitoring_features(X, probabilities)
         client, now = pseudonym(client_id, self.salt), time.time()
         for i, digit in enumerate(np.asarray(probabilities).argmax(axis=1)):
+            # features unrounded: the drift alarm compares them with features computed in memory, and a
+            # confident model's top probabilities differ only after the 5th decimal (0.999996 vs 0.9999993)
             entry = {"time": round(now, 3), "client": client, "digit": int(digit),
-                     **{name: round(float(values[i]), 5) for name, values in features.items()}}
+                     **{name: float(values[i]) for name, values in features.items()}}
             self.records.append(entry)
             if self.file:
                 self.file.write(json.dumps(entry) + "\n")

@@ -42,6 +42,23 @@ def test_drift_detector_false_alarm_rate_on_held_out_normal_data_and_detection_o
     assert detector.alarm_rate(_features(rng, 5000, shift=0.2), n=100) == 1.0
 
 
+def test_the_log_keeps_the_features_the_detector_was_calibrated_on(tmp_path):
+    """A confident model's top probabilities differ after the 5th decimal. Rounded in the log, they all became
+    1.0 and every window of normal traffic raised the alarm (chapter 10 in full mode: false-alarm rate 100%)."""
+    rng = np.random.default_rng(0)
+    X = rng.integers(0, 256, (600, 28, 28)).astype(np.float32)
+    top = (1 - 10 ** rng.uniform(-7, -1, 600)).astype(np.float32)  # 0.9 to 0.9999999
+    probabilities = np.c_[top, 1 - top].astype(np.float32)
+    log = monitoring.PredictionLog(tmp_path / "predictions.jsonl")
+    log.record(X, probabilities, "client")
+    log.close()
+    logged, direct = monitoring.read_log(tmp_path / "predictions.jsonl"), monitoring.monitoring_features(X, probabilities)
+    for name in monitoring.FEATURES:
+        np.testing.assert_array_equal(logged[name], direct[name])
+    detector = monitoring.DriftDetector(direct)
+    assert detector.score({name: logged[name][:200] for name in monitoring.FEATURES}) < 0.1
+
+
 def test_choose_threshold_reaches_the_rate_exactly_on_distinct_scores():
     scores = np.random.default_rng(0).uniform(size=1000)
     for rate in (0.01, 0.05, 0.2):
