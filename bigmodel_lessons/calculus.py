@@ -10,6 +10,7 @@ from typing import Callable
 
 import numpy as np
 
+from .env import quiet_tensorflow
 from .exercises import exercise
 
 FloatArray = np.ndarray
@@ -52,6 +53,7 @@ def numerical_gradient(f: Callable[[FloatArray], float], x: FloatArray, h: float
 def tape_gradient(f: Callable, x) -> FloatArray:
     """∂f/∂x by TensorFlow's automatic differentiation (tf.GradientTape), in float64: the second, independent
     check of a derived formula. ``f`` takes a tensor shaped like ``x`` and returns a scalar tensor."""
+    quiet_tensorflow()
     import tensorflow as tf
 
     x = tf.Variable(np.asarray(x, dtype=np.float64))

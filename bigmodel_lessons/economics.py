@@ -16,10 +16,12 @@ import math
 from dataclasses import dataclass
 from numbers import Real
 
-import keras
 import numpy as np
 
+from .env import quiet_tensorflow
 from .exercises import exercise
+
+keras = quiet_tensorflow()
 
 CHINCHILLA_TOKENS_PER_PARAM = 20.0
 DEFAULT_PRICE_PER_GPU_HOUR = 2.0

@@ -92,7 +92,7 @@ def train_classifier(model, X, y, X_test, y_test, *, steps: int, batch_size: int
     """``steps`` batches drawn (with repeats) from (X, y) in an order fixed by ``seed``; the test accuracy."""
     order = np.random.default_rng(seed).integers(0, len(X), size=steps * batch_size)
     model.fit(X[order], np.asarray(y)[order], batch_size=batch_size, epochs=1, shuffle=False, verbose=0)
-    return accuracy(model, X_test, y_test)
+    return accuracy(model, X_test, y_test, batch_size=32)
 
 
 def label_subset(y, n: int, seed: int) -> np.ndarray:
@@ -227,7 +227,16 @@ def build_sentiment_model(backbone, lora_rank: int | None = None):
 
 
 BATCH_SIZE = 8  # reviews per update of the weights
-MICRO_BATCH = 4  # reviews per forward and backward pass
+TOKENS_PER_PASS = 256  # word pieces per forward and backward pass (~40 MB of held activations per 64)
+
+
+def micro_batch(tokens_per_review: int) -> int:
+    """Reviews per forward and backward pass: :data:`BATCH_SIZE`, halved until a pass holds at most
+    :data:`TOKENS_PER_PASS` word pieces (4 reviews of 64 word pieces, 8 of 32)."""
+    reviews = BATCH_SIZE
+    while reviews > 1 and reviews * tokens_per_review > TOKENS_PER_PASS:
+        reviews //= 2
+    return reviews
 
 
 def fine_tune(model, X: dict, y, *, epochs: int, lr: float) -> float:
@@ -237,23 +246,27 @@ def fine_tune(model, X: dict, y, *, epochs: int, lr: float) -> float:
     Memory, in two ways. The steps run eagerly, uncompiled: a compiled step (``tf.function``) is faster, but
     TensorFlow keeps about 145 MB per compiled model after the model is gone, and a kernel that adapts four
     models in a row ran past 1.5 GB (``bench/finetune_memory.py``). And an eager step holds about 40 MB of
-    activations per 64-token review until its backward pass (``bench/minilm_batch_memory.py``), so each update
-    averages the gradients of :data:`MICRO_BATCH`-review passes (gradient accumulation): the update of a batch
-    of 8 at the memory of 4."""
+    activations per 64-token review until its backward pass (``bench/minilm_batch_memory.py``), so when a batch
+    is longer than :data:`TOKENS_PER_PASS` word pieces, each update averages the gradients of
+    :func:`micro_batch`-review passes (gradient accumulation): the update of a batch of 8 at the memory of 4."""
     keras = quiet_tensorflow()
-    accumulate = BATCH_SIZE // MICRO_BATCH
-    optimizer = keras.optimizers.AdamW(lr, weight_decay=0.01, gradient_accumulation_steps=accumulate)
+    reviews_per_pass = micro_batch(np.shape(X["token_ids"])[1])
+    accumulate = BATCH_SIZE // reviews_per_pass
+    optimizer = keras.optimizers.AdamW(lr, weight_decay=0.01,
+                                       gradient_accumulation_steps=accumulate if accumulate > 1 else None)
     model.compile(optimizer=optimizer, loss="binary_crossentropy", run_eagerly=True)
     start = time.perf_counter()
-    model.fit(X, np.asarray(y), epochs=epochs, batch_size=MICRO_BATCH, verbose=0)
+    model.fit(X, np.asarray(y), epochs=epochs, batch_size=reviews_per_pass, verbose=0)
     seconds = time.perf_counter() - start
     return_freed_memory()  # the eager steps leave ~300 MB of freed blocks that glibc would keep
     return seconds
 
 
-def accuracy(model, X: dict, y, batch_size: int = BATCH_SIZE) -> float:
-    """Share of correct predictions at threshold 0.5. Small batches: an eager prediction (a model that
-    :func:`fine_tune` compiled) keeps every layer's output until its batch is done."""
+def accuracy(model, X, y, batch_size: int | None = None) -> float:
+    """Share of correct predictions at threshold 0.5. MiniLM's batches by default are twice a training pass of
+    :func:`fine_tune`: an eager prediction (a model that :func:`fine_tune` compiled) keeps every layer's output
+    until its batch is done."""
+    batch_size = batch_size or 2 * micro_batch(np.shape(X["token_ids"])[1])
     return float(np.mean((model.predict(X, batch_size=batch_size, verbose=0).ravel() >= 0.5) == np.asarray(y)))
 
 
@@ -318,7 +331,7 @@ def build_multitask(d_in: int, loss_weights: tuple[float, float], hidden: int = 
     outputs = {task: keras.layers.Dense(1, activation="sigmoid", name=task)(shared) for task in TASKS}
     model = keras.Model(inputs, outputs, name="multitask")
     model.compile(optimizer=keras.optimizers.Adam(lr), loss={t: "binary_crossentropy" for t in TASKS},
-                  loss_weights=dict(zip(TASKS, loss_weights)), metrics={t: ["accuracy"] for t in TASKS})
+                  loss_weights=dict(zip(TASKS, loss_weights)))
     return model
 
 

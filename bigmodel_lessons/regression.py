@@ -14,11 +14,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from numbers import Real
 
-import keras
 import numpy as np
 
 from . import metrics
+from .env import quiet_tensorflow
 from .exercises import exercise
+
+keras = quiet_tensorflow()
 
 STEM = "04_house_price_regression"
 AGREEMENT_RTOL = 1e-4  # the four Part-1 fits agree on w and b to this relative tolerance

@@ -18,12 +18,14 @@ import time
 import weakref
 from dataclasses import dataclass
 
-import keras
 import numpy as np
-from keras import ops
 
 from .economics import LearnedPositions, transformer_params
+from .env import quiet_tensorflow
 from .exercises import exercise
+
+keras = quiet_tensorflow()
+ops = keras.ops
 
 STEM = "08_attention_and_tiny_transformer"
 INIT_STDDEV = 0.02  # GPT-2's initialisation: weights ~ Normal(0, 0.02²)

@@ -138,3 +138,15 @@ def test_record_metric_and_check_write_json_and_reject_non_numbers(tmp_path, mon
     record_check("00_start_here.overfitting", False)
     record_check("00_start_here.overfitting", True)
     assert json.loads((tmp_path / "c.json").read_text()) == {"00_start_here.overfitting": True}
+
+
+def test_the_runner_and_the_package_start_without_tensorflow():
+    """The process that runs each notebook only drives papermill, and the CLI starts in a blink: importing the
+    package must not load TensorFlow (4–5 s, once per notebook executed). A chapter module still loads it."""
+    import subprocess
+
+    probe = ("import sys, bigmodel_lessons, bigmodel_lessons.course, bigmodel_lessons.cli; "
+             "print('tensorflow' in sys.modules); import bigmodel_lessons.transformer; print('tensorflow' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "True"]
+    assert out.stderr == "", "TensorFlow's start-up log reached stderr"

@@ -31,13 +31,16 @@ def test_each_copy_loads_the_published_weights_without_the_last_ones_adapters(mi
 
 
 def test_gradient_accumulation_makes_one_update_of_a_full_batch():
-    """fine_tune passes micro-batches of 4 through the model and updates once per 8 reviews: on 8 examples
-    that must be the single update a batch of 8 gives (and not the two updates of plain batches of 4)."""
+    """fine_tune passes 4 reviews of 64 word pieces through the model at a time and updates once per 8: on 8
+    examples that must be the single update a batch of 8 gives (and not the two updates of plain batches of 4)."""
     keras = env.quiet_tensorflow()
+    rng = np.random.default_rng(0)
+    X, y = {"token_ids": rng.normal(size=(ft.BATCH_SIZE, 64)).astype("float32")}, np.array([0, 1] * (ft.BATCH_SIZE // 2))
 
     def trained(batch_size, accumulate):
         keras.utils.set_random_seed(0)
-        model = keras.Sequential([keras.Input((5,)), keras.layers.Dense(1, activation="sigmoid")])
+        inputs = {"token_ids": keras.Input((64,), name="token_ids")}
+        model = keras.Model(inputs, keras.layers.Dense(1, activation="sigmoid")(inputs["token_ids"]))
         if accumulate:
             ft.fine_tune(model, X, y, epochs=1, lr=1e-2)
         else:
@@ -45,11 +48,16 @@ def test_gradient_accumulation_makes_one_update_of_a_full_batch():
             model.fit(X, y, batch_size=batch_size, epochs=1, shuffle=False, verbose=0)
         return np.concatenate([w.ravel() for w in model.get_weights()])
 
-    rng = np.random.default_rng(0)
-    X, y = rng.normal(size=(ft.BATCH_SIZE, 5)).astype("float32"), np.array([0, 1] * (ft.BATCH_SIZE // 2))
-    accumulated = trained(ft.MICRO_BATCH, accumulate=True)
+    assert ft.micro_batch(64) == 4
+    accumulated = trained(4, accumulate=True)
     np.testing.assert_allclose(accumulated, trained(ft.BATCH_SIZE, accumulate=False), atol=1e-6)
-    assert np.max(np.abs(accumulated - trained(ft.MICRO_BATCH, accumulate=False))) > 1e-4
+    assert np.max(np.abs(accumulated - trained(4, accumulate=False))) > 1e-4
+
+
+@pytest.mark.parametrize("tokens, reviews", [(16, 8), (32, 8), (33, 4), (64, 4), (128, 2), (256, 1), (512, 1)])
+def test_a_pass_holds_at_most_its_token_budget(tokens, reviews):
+    assert ft.micro_batch(tokens) == reviews
+    assert ft.BATCH_SIZE % reviews == 0 and (reviews * tokens <= ft.TOKENS_PER_PASS or reviews == 1)
 
 
 def test_adapting_one_copy_after_another_does_not_accumulate_memory(minilm):

@@ -6,6 +6,7 @@ check the checker, and that every marker in the committed notebooks parses and n
 records."""
 import functools
 import re
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 import nbformat
@@ -153,9 +154,10 @@ def _recorded_durations() -> tuple[float, ...]:
 
 def _is_recorded(quoted: str, unit: str, recorded) -> bool:
     """A quoted duration is recorded when a recorded one rounds to it, in the quote's unit and precision."""
-    value, decimals = float(quoted.replace(",", "")), len(quoted.partition(".")[2])
+    value, decimals = Decimal(quoted.replace(",", "")), len(quoted.partition(".")[2])
     per_unit = 60 if unit.startswith("min") else 1
-    return any(round(r / per_unit, decimals) == value for r in recorded)
+    step = Decimal(1).scaleb(-decimals)  # halves round up, as people round: 46.5 s is quoted as 47 s
+    return any(Decimal(repr(r / per_unit)).quantize(step, ROUND_HALF_UP) == value for r in recorded)
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
@@ -175,3 +177,4 @@ def test_the_duration_check_accepts_a_rounded_record_and_rejects_an_invented_one
     assert _is_recorded("186", "s", recorded) and _is_recorded("68.7", "s", recorded)
     assert _is_recorded("30", "minutes", recorded) and _is_recorded("3.1", "min", recorded)
     assert not _is_recorded("185", "s", recorded) and not _is_recorded("2.5", "minutes", recorded)
+    assert _is_recorded("47", "s", [46.5]) and not _is_recorded("46", "s", [46.5])
