@@ -227,7 +227,7 @@ def build_sentiment_model(backbone, lora_rank: int | None = None):
 
 
 BATCH_SIZE = 8  # reviews per update of the weights
-TOKENS_PER_PASS = 256  # word pieces per forward and backward pass (~40 MB of held activations per 64)
+TOKENS_PER_PASS = 256  # word pieces per forward and backward pass: an eager step holds ~40 MB per 64
 
 
 def micro_batch(tokens_per_review: int) -> int:

@@ -146,7 +146,8 @@ def test_the_runner_and_the_package_start_without_tensorflow():
     import subprocess
 
     probe = ("import sys, bigmodel_lessons, bigmodel_lessons.course, bigmodel_lessons.cli; "
-             "print('tensorflow' in sys.modules); import bigmodel_lessons.transformer; print('tensorflow' in sys.modules)")
+             "print('tensorflow' in sys.modules); "
+             "import bigmodel_lessons.transformer; print('tensorflow' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "True"]
     assert out.stderr == "", "TensorFlow's start-up log reached stderr"

@@ -35,7 +35,8 @@ def test_gradient_accumulation_makes_one_update_of_a_full_batch():
     examples that must be the single update a batch of 8 gives (and not the two updates of plain batches of 4)."""
     keras = env.quiet_tensorflow()
     rng = np.random.default_rng(0)
-    X, y = {"token_ids": rng.normal(size=(ft.BATCH_SIZE, 64)).astype("float32")}, np.array([0, 1] * (ft.BATCH_SIZE // 2))
+    X = {"token_ids": rng.normal(size=(ft.BATCH_SIZE, 64)).astype("float32")}  # 8 "reviews" of 64 inputs
+    y = np.array([0, 1] * (ft.BATCH_SIZE // 2))
 
     def trained(batch_size, accumulate):
         keras.utils.set_random_seed(0)
