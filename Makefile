@@ -40,7 +40,7 @@ lab: setup $(LAB_SETTINGS)  ## JupyterLab on your workbook (exercises unsolved; 
 	$(BIN)/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root) workbook/00_start_here.ipynb
 
 TEST_WORKERS ?= 2
-test: $(TEST_STAMP)  ## unit tests, every notebook once (nbval + metrics + memory) and its student copy, hygiene checks
+test: $(TEST_STAMP)  ## unit tests, every notebook once (nbval, metrics, memory, its student copy's stubs), hygiene checks
 	BIGMODEL_FAST=1 $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadscope --no-loadscope-reorder
 
 course: setup  ## execute every notebook headless (FULL=1 for full-length training) and print the table

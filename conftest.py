@@ -7,14 +7,21 @@ Markdown quotes (``bigmodel_lessons/prose.py``), no stderr output in any chapter
 (sampled with psutil) against the limit, and a ✓ for every exercise. It also saves the executed notebook,
 figures included, to ``build/executed/`` for the course website. ``pytest notebooks/NN_x.ipynb`` gets all of it.
 
+The same run executes the chapter's student copy: before each solution cell, one more item ("student stub")
+runs, in the same kernel, the TODO stub and the check cell that the learner's workbook holds in its place, and
+wants one ✗ line with a hint. The rest of a student copy is the answer key's own code, which runs anyway;
+``notebooks.workbook_problems`` (tested for every chapter) keeps it that way: no cell but a solution's check
+reads what the solution defines.
+
 With pytest-xdist (``make test`` runs ``-n 2 --dist loadscope``) a notebook's cells and its checks stay on one
-worker, in order (one scope); notebooks run in parallel, the latest chapters first, then the student copies'
-runs, then the rest. (``--dist loadgroup`` would be finer, but xdist 3.8 cannot rename node ids on pytest 9.)
+worker, in order (one scope); notebooks run in parallel, the latest chapters first, then the rest.
+(``--dist loadgroup`` would be finer, but xdist 3.8 cannot rename node ids on pytest 9.)
 """
 import copy
 import json
 import os
 import re
+from collections import defaultdict
 from pathlib import Path
 
 import nbformat
@@ -26,7 +33,7 @@ os.environ.setdefault("MALLOC_ARENA_MAX", "2")  # as the course kernel sets it (
 
 from bigmodel_lessons.chapters import Chapter, chapter  # noqa: E402
 from bigmodel_lessons.course import CHECKS_ENV, METRICS_ENV, PeakMemory, problems  # noqa: E402
-from bigmodel_lessons.notebooks import exercise_keys, stderr_outputs  # noqa: E402
+from bigmodel_lessons.notebooks import exercise_keys, stderr_outputs, stub_runs  # noqa: E402
 from bigmodel_lessons.prose import contradictions  # noqa: E402
 
 try:
@@ -80,10 +87,14 @@ class NotebookChecks(pytest.Item):
         found = problems(ch, metrics, peak_mb) + contradictions(nbfile.nb, metrics)
         if ch is not None and ch.number in QUIET_CHAPTERS:
             found += stderr_outputs(nb)
-        checks = read(checks_file)
-        for key in exercise_keys(nbfile.nb):
+        checks, keys = read(checks_file), exercise_keys(nbfile.nb)
+        for key in keys:
             if checks.get(key) is not True:
                 found.append(f"exercise {key}: {'✗' if key in checks else 'never checked'} in the answer key")
+        marks = _printed(nb)
+        if marks.count("✓") != len(keys) or "✗" in marks:  # the workbook shows the same, but its checks' ✗
+            found.append(f"the outputs hold {marks.count('✓')} ✓ and {marks.count('✗')} ✗ for {len(keys)} "
+                         "exercises: only a check may print either")
         if found:
             raise NotebookProblem("\n".join(found))
 
@@ -98,6 +109,38 @@ class NotebookChecks(pytest.Item):
 
 class NotebookProblem(AssertionError):
     pass
+
+
+if IPyNbCell is not None:
+    class StudentStub(IPyNbCell):
+        """A solution's stub and the check below it, as the student copy holds them, run in the notebook's kernel
+        just before the solution: the check must print one ✗ line with a hint (then the solution redefines the
+        names)."""
+
+        def __init__(self, *, key, **kwargs):
+            super().__init__(**kwargs)
+            self.key = key
+
+        def runtest(self):
+            super().runtest()  # fails on an exception, as any cell does
+            printed = "".join(o.get("text", "") for o in self.test_outputs if o.get("name") == "stdout").strip()
+            if "\n" in printed or not (printed.startswith(f"✗ {self.key}: no answer yet") and "Hint:" in printed):
+                raise NotebookProblem(f"{self.parent.path.name}: the student copy's check of {self.key} should "
+                                      f"print one ✗ line with a hint; it printed:\n{printed}")
+
+        def repr_failure(self, excinfo, style=None):
+            if isinstance(excinfo.value, NotebookProblem):
+                return str(excinfo.value)
+            return super().repr_failure(excinfo)
+
+        def reportinfo(self):
+            return self.path, None, f"{self.parent.path.name}::{self.name}"
+
+
+def _printed(nb) -> str:
+    """Everything a notebook's code cells showed, as text."""
+    return "".join(str(out.get("text", "")) + str(out.get("data", {})) for c in nb.cells if c.cell_type == "code"
+                   for out in c.get("outputs", []))
 
 
 def _run_files(nbfile) -> tuple[Path, Path]:
@@ -129,8 +172,8 @@ def pytest_runtest_setup(item):
 
 
 def _order(item) -> tuple:
-    """Notebooks first, the latest (heaviest) chapters first; then tests parametrized by a chapter (``ch``, e.g.
-    its student copy's run), likewise; then everything else. xdist hands out scopes in this order."""
+    """Notebooks first, the latest (heaviest) chapters first; then tests parametrized by a chapter (``ch``),
+    likewise; then everything else. xdist hands out scopes in this order."""
     if IPyNbFile is not None and isinstance(item.parent, IPyNbFile):
         match = STEM.match(item.parent.path.name)
         return (0, -int(match.group(1)) if match else 0)
@@ -150,6 +193,14 @@ def pytest_collection_modifyitems(session, config, items):
             by_file.setdefault(item.parent, []).append(item)
     for nbfile, cells in by_file.items():
         items.insert(items.index(cells[-1]) + 1, NotebookChecks.from_parent(nbfile, name="course checks", cells=cells))
+        stubs = stub_runs(nbfile.nb)
+        for cell in cells:
+            if cell.cell.get("id") in stubs:
+                key, source = stubs[cell.cell.id]
+                stub = StudentStub.from_parent(nbfile, name=f"{cell.name} student stub", key=key,
+                                               cell_num=cell.cell_num, cell=nbformat.v4.new_code_cell(source),
+                                               options=defaultdict(bool))
+                items.insert(items.index(cell), stub)
     items.sort(key=_order)  # stable: cells keep their order
 
 

@@ -91,6 +91,67 @@ def student_copy(nb):
     return nb
 
 
+def stub_runs(nb) -> dict[str, tuple[str, str]]:
+    """For each solution cell's id: its exercise key, and the code a learner's unsolved workbook runs in its place
+    (the stub and the check cell below it, as ``student_copy`` writes them). The tests run this code in the answer
+    key's kernel just before the solution, so one execution of a chapter checks both."""
+    cells = student_copy(nb).cells
+    runs = {}
+    for i, cell in enumerate(cells):
+        if "student-stub" in tags(cell):
+            check = next((c for c in cells[i + 1:] if c.cell_type == "code"), None)
+            found = CHECK_CALL.search(check.source) if check is not None else None
+            if found is None:
+                raise ValueError(f"solution cell {cell.id}: the code cell below it must call bml.check(...)")
+            runs[cell.id] = (found.group(1), f"{cell.source}\n{check.source}")
+    return runs
+
+
+def _bound_names(source: str) -> set[str]:
+    """The names a cell binds at top level (assignments, definitions, imports, loop targets), never ``_``."""
+    names = set()
+    for node in ast.parse(source).body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            names |= {(a.asname or a.name).split(".")[0] for a in node.names}
+        else:
+            names |= {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+    return names - {"_"}
+
+
+def _read_names(source: str) -> set[str]:
+    from IPython.core.inputtransformer2 import TransformerManager  # cells may hold %magics and !commands
+
+    tree = ast.parse(TransformerManager().transform_cell(source))
+    return {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+
+
+def workbook_problems(nb) -> list[str]:
+    """Why ``nb``'s student copy might not run like its answer key, one line each (none: it will).
+
+    A student copy is the answer key with each solution replaced by a stub. The rest of it is the same program
+    when every solution is checked by the code cell right below it, and no other cell reads a name a solution
+    binds (or calls ``check``): then running each stub and its check before the solution, in the answer key's
+    kernel, executes the student copy too."""
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    solutions = [i for i, c in enumerate(code) if "solution" in tags(c)]
+    checks = {i + 1 for i in solutions}
+    found = []
+    for i in solutions:
+        if i + 1 >= len(code) or not CHECK_CALL.search(code[i + 1].source):
+            found.append(f"code cell {i}: a solution without a bml.check(...) cell right below it")
+        for j in range(i + 2, len(code)):
+            read = sorted(_bound_names(code[i].source) & _read_names(code[j].source))
+            if read:
+                found.append(f"code cell {j} reads {', '.join(read)}, which solution cell {i} defines: "
+                             f"in the student copy it is a TODO stub")
+    for j, cell in enumerate(code):
+        if j not in checks and CHECK_CALL.search(cell.source):
+            found.append(f"code cell {j} calls bml.check(...) but no solution cell is right above it")
+    return found
+
+
 def write_student_copies(out_dir: Path = STUDENT_DIR, source_dir: Path = NOTEBOOK_DIR,
                          keep_existing: bool = False) -> list[Path]:
     """Write student copies of every notebook into ``out_dir``; return the paths written.
