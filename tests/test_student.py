@@ -1,6 +1,7 @@
 """Student copies (the learner's workbook): solutions become TODO stubs with the answer one click away, and
 every chapter's copy runs to the end, reporting ✗ for each exercise (its stubs run in conftest.py's execution
 of the chapter; chapter 00's copy runs end to end here)."""
+import os
 import shutil
 import subprocess
 import sys
@@ -112,7 +113,8 @@ def test_a_check_that_passes_without_its_solution_fails_the_chapters_run(tmp_pat
     nbformat.write(nb, tmp_path / "nb.ipynb")
     shutil.copy(Path(__file__).parents[1] / "conftest.py", tmp_path)
     (tmp_path / "pytest.ini").write_text("[pytest]\naddopts = --nbval-lax --nbval-current-env -p no:cacheprovider\n")
-    run = subprocess.run([sys.executable, "-m", "pytest", "nb.ipynb", "-q", "-rf"], cwd=tmp_path,
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}  # not this run's options or worker
+    run = subprocess.run([sys.executable, "-m", "pytest", "nb.ipynb", "-q", "-rf"], cwd=tmp_path, env=env,
                          capture_output=True, text=True, timeout=600)
     assert "2 failed, 7 passed" in run.stdout, run.stdout[-3000:]
     assert "FAILED nb.ipynb::Cell 3 student stub" in run.stdout
