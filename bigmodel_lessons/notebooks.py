@@ -137,12 +137,14 @@ def workbook_problems(nb) -> list[str]:
     code = [c for c in nb.cells if c.cell_type == "code"]
     solutions = [i for i, c in enumerate(code) if "solution" in tags(c)]
     checks = {i + 1 for i in solutions}
+    reads = [_read_names(c.source) for c in code]
     found = []
     for i in solutions:
         if i + 1 >= len(code) or not CHECK_CALL.search(code[i + 1].source):
             found.append(f"code cell {i}: a solution without a bml.check(...) cell right below it")
+        bound = _bound_names(code[i].source)
         for j in range(i + 2, len(code)):
-            read = sorted(_bound_names(code[i].source) & _read_names(code[j].source))
+            read = sorted(bound & reads[j])
             if read:
                 found.append(f"code cell {j} reads {', '.join(read)}, which solution cell {i} defines: "
                              f"in the student copy it is a TODO stub")

@@ -59,6 +59,10 @@ def test_keep_existing_never_overwrites_a_learners_work(tmp_path):
     assert len(write_student_copies(tmp_path)) == len(first)  # without keep_existing: fresh copies
 
 
+def _solution(source):
+    return new_code_cell(source, metadata={"tags": ["solution"]})
+
+
 def test_chapter_00s_student_copy_runs_to_the_end_with_every_exercise_unsolved(tmp_path):
     """End to end, through the runner, for the workbook ``make lab`` opens first. Every chapter's stubs and
     checks run in its answer key's kernel (conftest.py); the test below keeps the rest of each copy the same
@@ -83,13 +87,12 @@ def test_each_student_copy_is_its_answer_key_with_stubs_that_nothing_else_reads(
 
 
 def test_workbook_problems_names_what_would_break_a_student_copy():
-    solution = lambda source: new_code_cell(source, metadata={"tags": ["solution"]})  # noqa: E731
     nb = new_notebook(cells=[
-        solution("answer = 42\nimport math"), new_code_cell('bml.check("nb.answer", answer)'),
+        _solution("answer = 42\nimport math"), new_code_cell('bml.check("nb.answer", answer)'),
         new_code_cell("print(answer + 1)"),  # reads the solution's answer: a stub in the student copy
         new_code_cell("def f(x):\n    return math.sqrt(x)"),  # the import is the solution's too
         new_code_cell("for _ in range(2):\n    pass\n%time 1"),  # _ and magics are fine
-        solution("other = 1"), new_markdown_cell("no check below"), new_code_cell("print('hello')"),
+        _solution("other = 1"), new_markdown_cell("no check below"), new_code_cell("print('hello')"),
         new_code_cell('bml.check("nb.stray", 1)')])
     found = workbook_problems(nb)
     assert len(found) == 4, found
@@ -101,12 +104,11 @@ def test_a_check_that_passes_without_its_solution_fails_the_chapters_run(tmp_pat
     """conftest.py runs each stub and its check before the solution, in the notebook's kernel: a check that
     prints ✓ there (it never reads the solution) fails, while a proper exercise passes both ways; and a ✓ that
     no check printed fails the chapter's course checks (the unsolved workbook would show it too)."""
-    solution = lambda source: new_code_cell(source, metadata={"tags": ["solution"]})  # noqa: E731
     nb = new_notebook(cells=[
         new_code_cell("import bigmodel_lessons as bml"),
-        solution("answer_dense_params = 128 * 10 + 10"),
+        _solution("answer_dense_params = 128 * 10 + 10"),
         new_code_cell('bml.check("00_start_here.dense_params", answer_dense_params)'),
-        solution("answer_overfitting = 'overfitting'"),
+        _solution("answer_overfitting = 'overfitting'"),
         new_code_cell('bml.check("00_start_here.overfitting", "overfitting")'),  # ignores the learner's answer
         new_code_cell('print("✓ saved")')])
     nb.metadata.kernelspec = {"name": "python3", "display_name": "Python 3", "language": "python"}
