@@ -35,6 +35,9 @@ STEPS_PER_EXECUTION = 32  # batches per call into TensorFlow: the same maths, fa
 CNN_PEAK_LR = 5e-3
 AUGMENT_BELOW = 10_000  # training images; see cnn_recipe
 FAST_TRAIN_IMAGES = 4_000  # fast mode trains on at most this many images (the offline sample has 3,600)
+# Fast mode validates on at most this many images: there the curves only show how training goes (on one core,
+# validating the CNN on all 6,000 images took a quarter of its fit time; bench/fast_validation.py).
+FAST_VAL_IMAGES = 1_000
 
 
 # --------------------------------------------------------------------------- data
@@ -147,7 +150,8 @@ def describe_device(device: Device, fast: bool) -> str:
     """One paragraph for the learner: what runs where, and where to find how long full mode takes."""
     text = f"Training on the {device}."
     if fast:
-        text += f" Fast mode: at most {FAST_TRAIN_IMAGES:,} training images and short runs."
+        text += (f" Fast mode: at most {FAST_TRAIN_IMAGES:,} training and {FAST_VAL_IMAGES:,} validation images, "
+                 "short runs.")
     if device.gpu:
         return text
     return (f"{text} Section 9 measures this machine's training speed and computes how long full mode's CNN takes "

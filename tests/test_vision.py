@@ -100,7 +100,7 @@ def test_the_gpu_switch_picks_batch_and_precision(monkeypatch):
     assert vision.configure_device(gpu=True).precision == "float32"
     assert vision.configure_device().gpu == bml.use_gpu()
     on_cpu = vision.describe_device(vision.configure_device(gpu=False), fast=True)
-    assert "at most 4,000 training images" in on_cpu and "Section 9" in on_cpu and "min" not in on_cpu
+    assert "at most 4,000 training and 1,000 validation images" in on_cpu and "Section 9" in on_cpu and "min" not in on_cpu
 
 
 def test_mixed_precision_model_trains_with_loss_scaling_and_float32_probabilities(float32_policy_after):
