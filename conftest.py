@@ -4,8 +4,9 @@ nbval runs every notebook in ``notebooks/`` once, cell by cell, comparing ``# NB
 their stored outputs. This plugin adds, after the last cell, one more item per notebook ("course checks")
 that judges the same run: the metrics it recorded against ``chapters.py`` ``expect`` and against the numbers its
 Markdown quotes (``bigmodel_lessons/prose.py``), no stderr output in any chapter, the kernel's peak memory
-(sampled with psutil) against the limit, and a ✓ for every exercise. It also saves the executed notebook,
-figures included, to ``build/executed/`` for the course website. ``pytest notebooks/NN_x.ipynb`` gets all of it.
+(sampled with psutil) against the limit, naming the cell that ran at the peak, and a ✓ for every exercise. It
+also saves the executed notebook, figures included, to ``build/executed/`` for the course website.
+``pytest notebooks/NN_x.ipynb`` gets all of it.
 
 The same run executes the chapter's student copy: before each solution cell, one more item ("student stub")
 runs, in the same kernel, the TODO stub and the check cell that the learner's workbook holds in its place, and
@@ -22,6 +23,7 @@ import json
 import os
 import re
 from collections import defaultdict
+from datetime import datetime, timezone
 from pathlib import Path
 
 import nbformat
@@ -32,7 +34,7 @@ os.environ["BIGMODEL_STATIC"] = "1"
 os.environ.setdefault("MALLOC_ARENA_MAX", "2")  # as the course kernel sets it (Makefile): nbval starts its own
 
 from bigmodel_lessons.chapters import Chapter, chapter  # noqa: E402
-from bigmodel_lessons.course import CHECKS_ENV, METRICS_ENV, PeakMemory, problems  # noqa: E402
+from bigmodel_lessons.course import CHECKS_ENV, METRICS_ENV, PeakMemory, cell_running_at, problems  # noqa: E402
 from bigmodel_lessons.notebooks import exercise_keys, stderr_outputs, stub_runs  # noqa: E402
 from bigmodel_lessons.prose import contradictions  # noqa: E402
 
@@ -63,9 +65,12 @@ class NotebookChecks(pytest.Item):
     def _executed_notebook(self):
         nb = copy.deepcopy(self.parent.nb)
         ran = {item.cell_num: item.test_outputs for item in self.cells if item.test_outputs is not None}
+        started = getattr(self.parent, "bml_started", {})
         for i, cell in enumerate(c for c in nb.cells if c.cell_type == "code"):
             cell.outputs = [nbformat.from_dict(o) for o in ran.get(i, [])]
             cell.execution_count = i + 1 if i in ran else None
+            if i in started:  # when it ran, as nbclient records it (course.cell_running_at reads it)
+                cell.metadata["execution"] = {"iopub.execute_input": started[i]}
             for out in cell.outputs:
                 if out.output_type == "execute_result":
                     out.execution_count = cell.execution_count
@@ -75,8 +80,9 @@ class NotebookChecks(pytest.Item):
         nbfile = self.parent
         memory = getattr(nbfile, "bml_memory", None)
         peak_mb = memory.stop() if memory else float("nan")
-        self.user_properties.append(("peak_memory_mb", peak_mb))
         nb = self._executed_notebook()
+        peak_cell = cell_running_at(nb, memory.peak_time) if memory else ""
+        self.user_properties += [("peak_memory_mb", peak_mb), ("peak_cell", peak_cell)]
         out_dir = Path(nbfile.config.rootpath, EXECUTED)
         out_dir.mkdir(parents=True, exist_ok=True)
         nbformat.write(nb, out_dir / nbfile.path.name)
@@ -84,7 +90,7 @@ class NotebookChecks(pytest.Item):
         read = lambda path: json.loads(path.read_text()) if path.exists() else {}  # noqa: E731
         metrics = read(metrics_file)
         ch = _chapter_or_none(nbfile.path.stem)
-        found = problems(ch, metrics, peak_mb) + contradictions(nbfile.nb, metrics)
+        found = problems(ch, metrics, peak_mb, peak_cell) + contradictions(nbfile.nb, metrics)
         if ch is not None and ch.number in QUIET_CHAPTERS:
             found += stderr_outputs(nb)
         checks, keys = read(checks_file), exercise_keys(nbfile.nb)
@@ -171,6 +177,17 @@ def pytest_runtest_setup(item):
     return result
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item):
+    """Note when each notebook cell starts (not the student stubs run before some): the course checks name the
+    cell that ran at the kernel's memory peak."""
+    if IPyNbCell is not None and isinstance(item, IPyNbCell) and not isinstance(item, StudentStub):
+        if not hasattr(item.parent, "bml_started"):
+            item.parent.bml_started = {}
+        item.parent.bml_started[item.cell_num] = datetime.now(timezone.utc).isoformat().replace("+00:00", "Z")
+    return (yield)
+
+
 def _order(item) -> tuple:
     """Notebooks first, the latest (heaviest) chapters first; then tests parametrized by a chapter (``ch``),
     likewise; then everything else. xdist hands out scopes in this order."""
@@ -206,10 +223,10 @@ def pytest_collection_modifyitems(session, config, items):
 
 def pytest_terminal_summary(terminalreporter):
     """One line per executed notebook: its kernel's peak memory against the limit (xdist passes it back)."""
-    peaks = {report.nodeid.split("::")[0]: dict(report.user_properties)["peak_memory_mb"]
+    peaks = {report.nodeid.split("::")[0]: dict(report.user_properties)
              for report in terminalreporter.getreports("passed") + terminalreporter.getreports("failed")
              if report.when == "call" and "peak_memory_mb" in dict(report.user_properties)}
     if peaks:
-        terminalreporter.section("notebook peak memory (MB)")
-        for nodeid, peak in sorted(peaks.items()):
-            terminalreporter.write_line(f"{peak:7.0f}  {nodeid}")
+        terminalreporter.section("notebook peak memory (MB), and the cell that ran at the peak")
+        for nodeid, found in sorted(peaks.items()):
+            terminalreporter.write_line(f"{found['peak_memory_mb']:7.0f}  {nodeid}  {found['peak_cell']}")

@@ -142,6 +142,7 @@ class PeakMemory:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self.peak_mb = 0.0
+        self.peak_time: float | None = None  # ``time.time()`` of the largest sample
 
     def _sample(self) -> None:
         import psutil
@@ -160,7 +161,8 @@ class PeakMemory:
                 total += proc.memory_info().rss if proc in measured else proc.memory_full_info().uss
             except psutil.Error:
                 pass
-        self.peak_mb = max(self.peak_mb, total / 2**20)
+        if total / 2**20 > self.peak_mb:
+            self.peak_mb, self.peak_time = total / 2**20, time.time()
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -175,6 +177,26 @@ class PeakMemory:
         self._stop.set()
         self._thread.join()
         return self.peak_mb
+
+
+def cell_running_at(nb, when: float | None) -> str:
+    """The code cell of an executed notebook that ran last before ``when`` (a ``time.time()``), named as nbval
+    names it (code cells counted from 0) with its first line of code; ``""`` when no timing says. The timing is what
+    nbclient records in each cell's ``metadata.execution`` (papermill's runs; the suite's ``conftest.py`` writes
+    the same), so a memory peak can say which cell it came from."""
+    from datetime import datetime
+
+    found, number = "", 0
+    for cell in nb.cells:
+        if cell.cell_type != "code" or "injected-parameters" in cell.metadata.get("tags", []):
+            continue  # papermill's inserted cell: not in the source notebook
+        started = cell.metadata.get("execution", {}).get("iopub.execute_input", "")
+        started = started and datetime.fromisoformat(started.replace("Z", "+00:00")).timestamp()  # 3.10 wants +00:00
+        if when is not None and started and started <= when:
+            code = [line.strip() for line in cell.source.splitlines() if line.strip()[:1] not in ("", "#")]
+            found = " ".join([f"Cell {number}:", *code[:1]])[:80]
+        number += 1
+    return found
 
 
 def kill_tree(pid: int) -> None:
@@ -201,6 +223,7 @@ class ChildRun:
     stderr: str
     seconds: float
     peak_mb: float
+    peak_time: float | None  # ``time.time()`` of the peak
 
 
 def run_child(cmd: list[str], env: dict[str, str], timeout: float) -> ChildRun:
@@ -216,7 +239,7 @@ def run_child(cmd: list[str], env: dict[str, str], timeout: float) -> ChildRun:
         kill_tree(proc.pid)
         stdout, stderr = proc.communicate()
         returncode = None
-    return ChildRun(returncode, stdout, stderr, time.perf_counter() - start, memory.stop())
+    return ChildRun(returncode, stdout, stderr, time.perf_counter() - start, memory.stop(), memory.peak_time)
 
 
 @dataclass
@@ -229,6 +252,7 @@ class Result:
     error: str = ""
     problems: list[str] = field(default_factory=list)
     checks: dict[str, bool] = field(default_factory=dict)
+    peak_cell: str = ""  # the cell running at the memory peak (cell_running_at)
 
 
 def _execute(source: str, target: str, fast: str, allow_errors: str = "0") -> None:
@@ -266,12 +290,18 @@ def execute(source: Path, target: Path, fast: bool = True, timeout: float | None
     else:
         status, error = ("ok", "") if run.returncode == 0 else ("failed", run.stderr.strip()[-3000:])
     read = lambda path: json.loads(path.read_text()) if path.exists() else {}  # noqa: E731
+    peak_cell = ""
+    if target.exists():  # papermill saves the notebook as it goes, so a failed or stopped run has one too
+        import nbformat
+
+        peak_cell = cell_running_at(nbformat.read(target, as_version=4), run.peak_time)
     return Result(source.stem, status, run.seconds, run.peak_mb, read(metrics_file), error,
-                  checks=read(checks_file))
+                  checks=read(checks_file), peak_cell=peak_cell)
 
 
-def problems(ch: Chapter | None, metrics: dict, peak_mb: float) -> list[str]:
-    """What is wrong with a run: a metric missing or outside the chapter's ``expect`` range, or too much memory."""
+def problems(ch: Chapter | None, metrics: dict, peak_mb: float, peak_cell: str = "") -> list[str]:
+    """What is wrong with a run: a metric missing or outside the chapter's ``expect`` range, or too much memory
+    (naming ``peak_cell``, the cell that ran at the peak, when known)."""
     from .prose import FAST_METRIC
 
     found = []
@@ -283,7 +313,8 @@ def problems(ch: Chapter | None, metrics: dict, peak_mb: float) -> list[str]:
         elif not (isinstance(value, float) and low <= value <= high):
             found.append(f"{name}={value} outside [{low}, {high}]")
     if not peak_mb < PEAK_MEMORY_MB:
-        found.append(f"peak memory {peak_mb:.0f} MB, limit {PEAK_MEMORY_MB} MB")
+        where = f" ({peak_cell})" if peak_cell else ""
+        found.append(f"peak memory {peak_mb:.0f} MB{where}, limit {PEAK_MEMORY_MB} MB")
     return found
 
 
@@ -298,7 +329,7 @@ def run_notebook(ch: Chapter, out_dir: Path = OUT_DIR, fast: bool = True) -> Res
     result = execute(NOTEBOOK_DIR / ch.notebook, out_dir / ch.notebook, fast)
     if result.status == "ok":
         executed = nbformat.read(out_dir / ch.notebook, as_version=4)  # the Markdown as it was when the run began
-        result.problems = problems(ch, result.metrics, result.peak_mb)
+        result.problems = problems(ch, result.metrics, result.peak_mb, result.peak_cell)
         result.problems += contradictions(executed, result.metrics) + stderr_outputs(executed)
     return result
 

@@ -4,6 +4,7 @@ judgement of a run against a chapter's ranges. (The chapters themselves run once
 same judgement: see conftest.py.)"""
 import json
 import sys
+from datetime import datetime
 
 import nbformat
 import psutil
@@ -11,8 +12,8 @@ import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
 from bigmodel_lessons.chapters import Chapter
-from bigmodel_lessons.course import (PEAK_MEMORY_MB, PeakMemory, Result, execute, format_table, problems,
-                                     record_check, record_metric, run_child)
+from bigmodel_lessons.course import (PEAK_MEMORY_MB, PeakMemory, Result, cell_running_at, execute, format_table,
+                                     problems, record_check, record_metric, run_child)
 
 
 def _notebook(tmp_path, *sources):
@@ -26,11 +27,13 @@ def _notebook(tmp_path, *sources):
 def test_execute_collects_metrics_checks_and_the_kernels_memory(tmp_path):
     path = _notebook(tmp_path, "FAST = None", "from bigmodel_lessons.course import record_check, record_metric\n"
                      "import numpy as np\nblock = np.ones(200 * 2**20 // 8)  # 200 MB\nrecord_metric('answer', 42)\n"
-                     "record_check('00_start_here.overfitting', True)")
+                     "record_check('00_start_here.overfitting', True)\nimport time; time.sleep(0.5)",
+                     "del block\nimport time; time.sleep(0.5)")
     result = execute(path, tmp_path / "out" / "nb.ipynb")
     assert result.status == "ok", result.error
     assert result.metrics == {"answer": 42.0} and result.checks == {"00_start_here.overfitting": True}
     assert 200 < result.peak_mb < PEAK_MEMORY_MB  # the kernel's 200 MB block is seen, the driver is not counted
+    assert result.peak_cell == "Cell 1: from bigmodel_lessons.course import record_check, record_metric"
     assert (tmp_path / "out" / "nb.ipynb").exists()
 
 
@@ -104,6 +107,20 @@ def test_peak_memory_stops_sampling_when_its_process_exits():
     assert not sampler._thread.is_alive() and sampler.stop() > 0
 
 
+def test_the_cell_running_at_a_moment_is_the_last_one_started_before_it():
+    nb = new_notebook(cells=[new_code_cell("FAST = None"), new_code_cell("FAST = True"), new_code_cell("x = 1"),
+                             nbformat.v4.new_markdown_cell("text"), new_code_cell("# NBVAL_CHECK_OUTPUT\n\n  y = np.ones(10**9)\nz = 2"),
+                             new_code_cell("never ran")])
+    nb.cells[1].metadata.tags = ["injected-parameters"]  # papermill's: not counted, as nbval does not see it
+    for cell, started in zip(nb.cells, ("10:00:00", "10:00:01", "10:00:02", None, "10:00:05")):
+        if started:
+            cell.metadata.execution = {"iopub.execute_input": f"2026-12-07T{started}.000000Z"}
+    at = lambda hms: datetime.fromisoformat(f"2026-12-07T{hms}+00:00").timestamp()  # noqa: E731
+    assert cell_running_at(nb, at("10:00:03")) == "Cell 1: x = 1"
+    assert cell_running_at(nb, at("10:00:05.5")) == "Cell 2: y = np.ones(10**9)"
+    assert cell_running_at(nb, at("09:59:59")) == cell_running_at(nb, None) == ""
+
+
 def test_problems_judge_ranges_missing_metrics_and_memory():
     ch = Chapter(99, "99_test", "test", expect={"acc": (0.8, 1.0), "loss": (0, 1)})
     assert problems(ch, {"acc": 0.9, "loss": 0.5}, 100) == []
@@ -112,6 +129,8 @@ def test_problems_judge_ranges_missing_metrics_and_memory():
                      f"peak memory {PEAK_MEMORY_MB + 1} MB, limit {PEAK_MEMORY_MB} MB"]
     assert problems(ch, {"acc": 0.9}, 100) == ["99_test did not record loss"]
     assert problems(None, {}, float("nan")) == [f"peak memory nan MB, limit {PEAK_MEMORY_MB} MB"]
+    found = problems(None, {}, 2084, "Cell 20: def f():")
+    assert found == [f"peak memory 2084 MB (Cell 20: def f():), limit {PEAK_MEMORY_MB} MB"]
 
 
 def test_full_mode_ranges_apply_only_to_full_mode_runs():
