@@ -1,4 +1,5 @@
-"""Every erratum quotes its article exactly, inside the named section, and points to a heading that exists."""
+"""Every erratum quotes its article exactly, inside the named section, and points to a heading that exists; every
+quote of an article in the notebooks' prose is exact too."""
 import math
 import os
 import re
@@ -39,6 +40,34 @@ def notebook_headings(stem: str) -> set[str]:
             for line in c.source.splitlines() if (m := HEADING.match(line))}
 
 
+ARTICLE_NAME = re.compile(r"\d{3}_[0-9a-f]{16}\.txt")
+QUOTED = re.compile(r"“([^”\n]+)”|「([^」\n]+)」|\"([^\"\n]+)\"|^>\s*(.+)$", re.M)
+FENCE = re.compile(r"```[a-z]*\n(.*?)```", re.S)
+HAN = re.compile(r"[\u4e00-\u9fff]")
+
+
+def quotes(markdown: str, article_lines: set[str]):
+    """What a markdown cell quotes from the articles: each code block at least half of whose lines are article
+    lines (split at "..." elisions), and each quotation (“…”, 「…」, "…" or a > line) mostly in Chinese."""
+    for block in FENCE.findall(markdown):
+        code = [line.strip() for line in block.splitlines() if line.strip()]
+        if 2 * sum(line in article_lines for line in code) >= len(code):
+            for run in re.split(r"^\s*(?:\.\.\.|…)\s*$", block, flags=re.M):
+                if run.strip():
+                    yield run.strip("\n")
+    for groups in QUOTED.findall(FENCE.sub("", markdown)):
+        quote = next(g for g in groups if g)
+        if len(HAN.findall(quote)) >= max(2, len(re.findall(r"[A-Za-z]", quote))):
+            yield quote
+
+
+def misquotes(markdown: str, articles: dict[str, str]) -> list[str]:
+    """The quotes of ``markdown`` that are not verbatim in the article its cell names (any article if none)."""
+    named = [articles[name] for name in ARTICLE_NAME.findall(markdown) if name in articles] or articles.values()
+    lines = {line.strip() for text in articles.values() for line in text.splitlines() if line.strip()}
+    return [q for q in quotes(markdown, lines) if not any(q in text for text in named)]
+
+
 needs_articles = pytest.mark.skipif(not ARTICLES_DIR.is_dir(), reason=f"source articles not found in {ARTICLES_DIR}")
 
 
@@ -62,6 +91,30 @@ def test_quote_is_verbatim_in_the_named_section(record):
     found = sections(text)
     assert record.section in found, f"no heading {record.section!r} in {record.article}"
     assert record.quote in found[record.section], f"quote not found under {record.section!r}: {record.quote!r}"
+
+
+@needs_articles
+@pytest.mark.parametrize("path", sorted((ROOT / "notebooks").glob("*.ipynb")), ids=lambda p: p.name[:2])
+def test_every_quote_of_an_article_in_a_notebook_is_verbatim(path):
+    articles = {name: (ARTICLES_DIR / name).read_text(encoding="utf-8") for name in ARTICLES}
+    found = [(i, q) for i, cell in enumerate(nbformat.read(path, as_version=4).cells) if cell.cell_type == "markdown"
+             for q in misquotes(cell.source, articles)]
+    assert not found, "not verbatim in the article the cell names (cell index, quote): " + repr(found)
+
+
+def test_a_paraphrase_or_a_wrong_article_is_a_misquote():
+    articles = {"000_0000000000000000.txt": "## 4.3 例子\n```python\nmodel.fit(x, y)\nmodel.evaluate(x, y)\n```\n"
+                                            "**F1值**：综合考虑准确率和召回率。",
+                "001_1111111111111111.txt": "模型在测试集上的准确率为约98%"}
+    exact = ('`000_0000000000000000.txt` says "**F1值**：综合考虑准确率和召回率" and\n'
+             "```python\nmodel.fit(x, y)\n...\nmodel.evaluate(x, y)\n```")
+    assert misquotes(exact, articles) == []
+    assert misquotes("```python\nmodel.fit(x, y)\nmodel.evaluate(x_test, y_test)\n```", articles) == [
+        "model.fit(x, y)\nmodel.evaluate(x_test, y_test)"]
+    assert misquotes('It says "F1值：综合考虑准确率和召回率"', articles) == ["F1值：综合考虑准确率和召回率"]
+    assert misquotes('`000_0000000000000000.txt`: "模型在测试集上的准确率为约98%"', articles) == [
+        "模型在测试集上的准确率为约98%"]  # verbatim, but in another article than the one named
+    assert misquotes('"a word (词)" and "an English quote"', articles) == []
 
 
 @needs_articles
