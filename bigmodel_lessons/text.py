@@ -359,9 +359,13 @@ def tfidf_baseline(texts, y, ngram_range=(1, 2), chinese: bool = False):
 
 
 def accuracy_with_error(y_true, p_positive) -> tuple[float, float]:
-    """Accuracy at threshold 0.5 and its standard error √(p(1−p)/n) (chapter 05)."""
-    y_true = np.asarray(y_true)
-    accuracy = float(np.mean((np.ravel(p_positive) >= 0.5) == y_true))
+    """Accuracy at threshold 0.5 and its standard error √(p(1−p)/n) (chapter 05). Labels and probabilities
+    may be ``(n,)`` or ``(n, 1)``; different counts raise ``ValueError``."""
+    y_true, p_positive = np.ravel(y_true), np.ravel(p_positive)
+    if len(y_true) != len(p_positive) or not len(y_true):
+        raise ValueError(f"expected one probability per label, got {len(y_true)} labels and {len(p_positive)} "
+                         "probabilities. Pass the labels and predictions of the same texts.")
+    accuracy = float(np.mean((p_positive >= 0.5) == y_true))
     return accuracy, math.sqrt(accuracy * (1 - accuracy) / len(y_true))
 
 
@@ -395,14 +399,26 @@ def predict_sentiment(model, texts) -> np.ndarray:
     import tensorflow as tf
 
     strings = tf.constant(check_texts(texts).tolist())[:, None]  # (n, 1), what end_to_end's Input takes
-    vectorizer = next(layer for layer in model.layers if type(layer).__name__ == "TextVectorization")
-    ids = np.asarray(vectorizer(strings))
-    full = np.flatnonzero(ids[:, -1] != 0)  # no padding left: the text filled every position
-    if full.size:
-        warnings.warn(f"{full.size} of {len(ids)} texts (indices {full[:10].tolist()}) fill all "
-                      f"{ids.shape[1]} token positions; anything after that was cut off and not read.",
-                      UserWarning, stacklevel=2)
+    vectorizer = next((layer for layer in model.layers if type(layer).__name__ == "TextVectorization"), None)
+    if vectorizer is None:
+        raise ValueError(f"model {model.name!r} has no TextVectorization layer, so it cannot read strings. "
+                         "Pass text.end_to_end(vectorizer, model) instead of the bare model.")
+    longer = _longer_than_kept(vectorizer, strings)
+    if cut := np.flatnonzero(longer).tolist():
+        warnings.warn(f"{len(cut)} of {len(longer)} texts (indices {cut[:10]}) have more than the "
+                      f"{vectorizer.get_config()['output_sequence_length']} tokens the model reads; the rest was "
+                      "cut off and not read.", UserWarning, stacklevel=2)
     return model.predict(strings, batch_size=256, verbose=0).ravel()
+
+
+def _longer_than_kept(vectorizer, strings) -> np.ndarray:
+    """True for each text with more tokens than ``vectorizer`` keeps: vectorized by a copy one position
+    longer, its last position is not padding."""
+    keras = quiet_tensorflow()
+    config = vectorizer.get_config()
+    longer = keras.layers.TextVectorization(**{**config, "output_sequence_length": config["output_sequence_length"] + 1,
+                                                "vocabulary": vectorizer.get_vocabulary()})
+    return np.asarray(longer(strings))[:, -1] != 0
 
 
 # --------------------------------------------------------------------------- what the embedding learned

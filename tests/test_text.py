@@ -194,8 +194,20 @@ def test_predict_sentiment_rejects_bad_input(tiny_sentiment_model, bad, message)
 
 def test_predict_sentiment_states_the_truncation(tiny_sentiment_model):
     _, _, model = tiny_sentiment_model
-    with pytest.warns(UserWarning, match=r"1 of 2 texts \(indices \[0\]\) fill all 6 token positions"):
-        text.predict_sentiment(model, ["good " * 20, "good"])
+    with pytest.warns(UserWarning, match=r"2 of 3 texts \(indices \[0, 2\]\) have more than the 6 tokens"):
+        text.predict_sentiment(model, ["good " * 20, "good", "great fun, great acting, good <br /> movie too"])  # 20 and 7 tokens
+
+
+def test_a_text_of_exactly_the_models_length_is_not_reported_as_cut(tiny_sentiment_model, recwarn):
+    _, _, model = tiny_sentiment_model
+    text.predict_sentiment(model, ["a good movie, great acting <br /> fun", "bad " * 6])  # 6 tokens each
+    assert not [w for w in recwarn if issubclass(w.category, UserWarning)]
+
+
+def test_predict_sentiment_with_the_bare_classifier_says_what_to_pass(tiny_sentiment_model):
+    _, classifier, _ = tiny_sentiment_model
+    with pytest.raises(ValueError, match=r"text.end_to_end\(vectorizer, model\)"):
+        text.predict_sentiment(classifier, ["good"])
 
 
 def test_tfidf_baseline_learns_the_toy_task():
@@ -207,6 +219,9 @@ def test_tfidf_baseline_learns_the_toy_task():
 def test_accuracy_with_error():
     accuracy, se = text.accuracy_with_error([1, 0, 1, 1], [0.9, 0.2, 0.4, 0.7])
     assert accuracy == 0.75 and se == pytest.approx(math.sqrt(0.75 * 0.25 / 4))
+    assert text.accuracy_with_error([[1], [0], [1]], [0.9, 0.1, 0.2])[0] == pytest.approx(2 / 3)  # (n, 1) labels
+    with pytest.raises(ValueError, match="3 labels and 2 probabilities"):
+        text.accuracy_with_error([1, 0, 1], [0.9, 0.1])
 
 
 # --------------------------------------------------------------------------- the bigram language model
