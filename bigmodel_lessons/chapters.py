@@ -82,7 +82,8 @@ CHAPTERS = (
     Chapter(8, "08_attention_and_tiny_transformer", "Attention and a tiny transformer",
             modules=("attention", "transformer"),
             expect={"attention_vs_keras_max_abs_diff": (0, 1e-5), "attention_grad_rel_error": (0, 1e-6),
-                    "gpt_params_minus_formula": (0, 0), "unigram_val_loss": (3.0, 3.5), "val_loss": (1.5, 3.0),
+                    "gpt_params_minus_formula": (0, 0), "unigram_val_loss": (3.0, 3.5), "bigram_val_loss": (2.2, 2.8),
+                    "val_loss": (1.5, 3.0),
                     "val_loss_below_unigram": (0.5, 2.0), "measured_mfu": (0.001, 1.0),
                     "kv_cache_speedup": (0.0, 100.0),  # recorded, not judged: a timing (0.90 on one busy core)
                     "scaling_exponent": (-0.5, -0.005),

@@ -369,6 +369,18 @@ def accuracy_with_error(y_true, p_positive) -> tuple[float, float]:
     return accuracy, math.sqrt(accuracy * (1 - accuracy) / len(y_true))
 
 
+def paired_difference(y_true, p_a, p_b) -> tuple[float, float, int]:
+    """Two models on the same texts: accuracy of ``a`` minus accuracy of ``b``, the standard error of that
+    difference from the per-text differences (paired: both models meet the same easy and hard texts, so it is
+    not √(se_a² + se_b²)), and the number of texts on which exactly one of them is right."""
+    y_true, p_a, p_b = np.ravel(y_true), np.ravel(p_a), np.ravel(p_b)
+    if len(y_true) < 2 or not len(y_true) == len(p_a) == len(p_b):
+        raise ValueError(f"expected one probability per label from each model and at least 2 labels, got "
+                         f"{len(y_true)} labels, {len(p_a)} and {len(p_b)} probabilities.")
+    d = ((p_a >= 0.5) == y_true).astype(float) - ((p_b >= 0.5) == y_true)
+    return float(d.mean()), float(d.std(ddof=1) / math.sqrt(len(d))), int(np.count_nonzero(d))
+
+
 # --------------------------------------------------------------------------- using it
 def check_texts(texts) -> np.ndarray:
     """A list (or array) of non-empty strings as an object array; anything else raises ``ValueError``."""
@@ -603,6 +615,10 @@ def _matches_temperature(fn) -> bool:
                for t in (0.3, 1.0, 2.5))
 
 
+def _matches_uniform_bits(fn) -> bool:
+    return all(math.isclose(float(fn(v)), math.log2(v), rel_tol=1e-9) for v in (2, 26, 97, 50_257))
+
+
 def _ignores_padding(build) -> bool:
     """The learner's classifier gives the same output for a review whatever the padding, and P in [0, 1]."""
     keras = quiet_tensorflow()
@@ -624,7 +640,8 @@ exercise(f"{STEM}.mask_padding", compare=_ignores_padding,
 exercise(f"{STEM}.cosine_similarity", compare=_matches_cosine,
          hint="A @ B.T divided by the outer product of the row norms: np.linalg.norm(A, axis=1)[:, None] * "
               "np.linalg.norm(B, axis=1)[None, :].")
-exercise(f"{STEM}.uniform_bits", math.log2(76), rtol=1e-3,
-         hint="Each of the 76 characters gets probability 1/76; the loss is −log₂(1/76) bits for every one.")
+exercise(f"{STEM}.uniform_bits", compare=_matches_uniform_bits,
+         hint="Each of the vocab_size characters gets probability 1/vocab_size; the loss is −log₂(1/vocab_size) "
+              "bits for every one: math.log2(vocab_size).")
 exercise(f"{STEM}.temperature", compare=_matches_temperature,
          hint="Take logs, divide by T, then softmax: np.exp(np.log(p) / T), divided by its sum.")

@@ -245,17 +245,30 @@ def sample_windows(ids, n_windows: int, n_ctx: int, seed: int = 0) -> tuple[np.n
 
 @dataclass
 class TrainResult:
-    """One pretraining run: losses (nats per token) at each evaluation, and the time spent training."""
+    """One pretraining run: losses (nats per token) at each evaluation, and the seconds each stretch of
+    training between two evaluations took."""
 
-    steps: list[int]
+    steps: list[int]  # steps done at each evaluation
     train_loss: list[float]
     val_loss: list[float]
-    train_seconds: float
+    chunk_seconds: list[float]  # the first includes tracing the training step, once
     tokens: int  # predictions trained on: steps · batch_size · n_ctx
 
     @property
     def final_val_loss(self) -> float:
         return self.val_loss[-1]
+
+    @property
+    def train_seconds(self) -> float:
+        return sum(self.chunk_seconds)
+
+    @property
+    def steady_tokens_per_second(self) -> float:
+        """Training speed after the first stretch, whose time includes the one-off tracing (the whole run's
+        speed when there is only one stretch)."""
+        if len(self.steps) < 2:
+            return self.tokens / self.train_seconds
+        return (self.steps[-1] - self.steps[0]) * (self.tokens / self.steps[-1]) / sum(self.chunk_seconds[1:])
 
 
 def evaluate_loss(model: keras.Model, X, y, batch_size: int = 64) -> float:
@@ -269,19 +282,20 @@ def evaluate_loss(model: keras.Model, X, y, batch_size: int = 64) -> float:
 def train_gpt(model: keras.Model, train_ids, val_ids, steps: int, batch_size: int = 32, lr: float = 1e-3,
               n_evals: int = 10, val_windows: int = 200, seed: int = 0) -> TrainResult:
     """Pretrain on next-token prediction for ``steps`` batches of random windows; evaluate ``n_evals`` times on
-    the same ``val_windows`` validation windows. ``train_seconds`` counts only the training steps."""
+    the same ``val_windows`` validation windows. The times count only the training steps (the first stretch's
+    includes tracing them), not the evaluations."""
     cfg = config_of(model)
     if steps < n_evals or n_evals < 1:
         raise ValueError(f"steps ({steps}) must be at least n_evals ({n_evals}) ≥ 1.")
     compile_gpt(model, lr, steps)
     X, y = sample_windows(train_ids, steps * batch_size, cfg.n_ctx, seed)
     X_val, y_val = sample_windows(val_ids, val_windows, cfg.n_ctx, seed + 1)
-    result = TrainResult([], [], [], 0.0, steps * batch_size * cfg.n_ctx)
+    result = TrainResult([], [], [], [], steps * batch_size * cfg.n_ctx)
     bounds = np.linspace(0, steps, n_evals + 1).round().astype(int) * batch_size
     for start, stop in zip(bounds[:-1], bounds[1:]):
         began = time.perf_counter()
         history = model.fit(X[start:stop], y[start:stop], batch_size=batch_size, epochs=1, shuffle=False, verbose=0)
-        result.train_seconds += time.perf_counter() - began
+        result.chunk_seconds.append(time.perf_counter() - began)
         result.steps.append(int(stop // batch_size))
         result.train_loss.append(float(history.history["loss"][-1]))
         result.val_loss.append(evaluate_loss(model, X_val, y_val))

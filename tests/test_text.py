@@ -224,6 +224,20 @@ def test_accuracy_with_error():
         text.accuracy_with_error([1, 0, 1], [0.9, 0.1])
 
 
+def test_paired_difference_by_hand_and_against_the_unpaired_error():
+    y = np.array([1, 1, 1, 1, 0, 0, 0, 0, 1, 0])
+    p_a = np.array([.9, .8, .7, .2, .1, .3, .6, .2, .9, .1])  # right on 8 of 10
+    p_b = np.array([.9, .8, .3, .2, .1, .3, .4, .6, .9, .1])  # right on 7; they disagree on texts 2, 6, 7
+    diff, se, disagree = text.paired_difference(y, p_a, p_b)
+    # a alone right: texts 2 and 7 (b = 2); b alone right: text 6 (c = 1); n = 10
+    assert disagree == 3 and diff == pytest.approx((2 - 1) / 10)
+    assert se == pytest.approx(math.sqrt(((2 + 1) - 10 * 0.1**2) / 9 / 10))
+    same_errors = text.paired_difference(y, p_a, p_a)
+    assert same_errors == (0.0, 0.0, 0)  # two accuracies' own ±: √(2·0.8·0.2/10) ≈ 0.18, yet nothing differs
+    with pytest.raises(ValueError, match="10 labels, 10 and 9 probabilities"):
+        text.paired_difference(y, p_a, p_b[:9])
+
+
 # --------------------------------------------------------------------------- the bigram language model
 def test_bigram_counts_probs_and_loss_by_hand():
     ids = np.array([0, 1, 0, 1, 1])
@@ -281,7 +295,8 @@ def _keras_unmasked(vocab_size):
     ("cosine_similarity", text.cosine_similarity, lambda A, B: A @ B.T),
     ("temperature", text.temperature_probs, lambda p, T: p / T),
     ("mask_padding", text.build_classifier, _keras_unmasked),
-    ("uniform_bits", math.log2(76), math.log(76)),
+    ("uniform_bits", math.log2, math.log),  # nats instead of bits
+    ("uniform_bits", math.log2, lambda vocab_size: 6.248),  # the number the chapter's table prints
 ])
 def test_exercises_accept_the_solution_and_reject_a_plausible_mistake(name, right, wrong):
     exercise = _find(f"{text.STEM}.{name}")

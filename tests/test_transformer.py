@@ -161,6 +161,10 @@ def test_training_beats_the_unigram_baseline_on_a_learnable_text():
     assert len(result.val_loss) == 3 and result.tokens == 120 * 16 * 8
     assert result.final_val_loss < 0.5 * unigram_loss(train, val, 11)
     assert result.val_loss[-1] < result.val_loss[0] and result.train_seconds > 0
+    assert result.steps == [40, 80, 120] and len(result.chunk_seconds) == 3
+    assert result.train_seconds == pytest.approx(sum(result.chunk_seconds))
+    # the steady speed leaves out the first stretch (tracing): its 80 steps of 16 × 8 tokens over the last two
+    assert result.steady_tokens_per_second == pytest.approx(80 * 16 * 8 / sum(result.chunk_seconds[1:]))
 
 
 def test_data_parallel_training_matches_one_device():
