@@ -3,7 +3,8 @@
 ``LocalServer`` runs ``bigmodel-lessons serve`` on 127.0.0.1 and a free port and always stops it (also when the
 kernel exits). ``load_test`` sends one request body from several threads with keep-alive connections, bounded
 in count and time, and only ever to this machine: p50/p95/p99 latency, requests/s and images/s, plus the
-server's own time split from its ``Server-Timing`` header.
+server's own time split from its ``Server-Timing`` header. A failed request (a dropped connection, an answer
+other than HTTP 200) is counted as an error and the test goes on; a test where none succeeds says why.
 """
 from __future__ import annotations
 
@@ -151,14 +152,36 @@ def load_test(url: str, body: bytes, images_per_request: int, concurrency: int, 
 
     Returns latency percentiles (ms), requests/s, images/s, the error count, and the server's own mean
     time per request for JSON decoding, validation and the model (from its ``Server-Timing`` header).
+    ``requests`` counts every request sent; ``errors`` those that failed, with ``first error`` saying how (a
+    dropped or refused connection, or an answer other than HTTP 200; ``None`` when none failed). Latencies,
+    requests/s and images/s count the successful requests only. A failed connection is reopened and the
+    load test goes on; when no request succeeds at all, it raises ``RuntimeError`` saying why.
     """
     host, port = _local_host_port(url)
     if not (1 <= concurrency <= 64 and 1 <= n_requests <= 10_000 and 0 < time_limit_s <= 120):
         raise ValueError("keep load tests small: 1 <= concurrency <= 64, 1 <= n_requests <= 10,000, "
                          f"0 < time_limit_s <= 120; got {concurrency}, {n_requests}, {time_limit_s}.")
-    lock, latencies, timings, errors = threading.Lock(), [], [], [0]
-    remaining = [n_requests]
+    lock, latencies, timings, failures, crashes = threading.Lock(), [], [], [], []
+    remaining, sent = [n_requests], [0]
     deadline = time.perf_counter() + time_limit_s
+
+    def send(connection) -> str | None:
+        """One request: ``None`` when it succeeded, else what went wrong."""
+        start = time.perf_counter()
+        try:
+            connection.request("POST", "/predict", body, {"Content-Type": "application/json"})
+            response = connection.getresponse()
+            answer = response.read()
+        except (OSError, http.client.HTTPException) as err:
+            connection.close()  # the next request opens a fresh connection
+            return f"{type(err).__name__}: {err}"
+        seconds = time.perf_counter() - start
+        if response.status != 200:
+            return f"HTTP {response.status}: {answer[:200].decode(errors='replace')}"
+        with lock:
+            latencies.append(seconds)
+            timings.append(_server_timing(response.getheader("Server-Timing", "")))
+        return None
 
     def worker():
         connection = http.client.HTTPConnection(host, port, timeout=30)
@@ -168,14 +191,13 @@ def load_test(url: str, body: bytes, images_per_request: int, concurrency: int, 
                     if remaining[0] == 0:
                         return
                     remaining[0] -= 1
-                start = time.perf_counter()
-                connection.request("POST", "/predict", body, {"Content-Type": "application/json"})
-                response = connection.getresponse()
-                response.read()
-                with lock:
-                    latencies.append(time.perf_counter() - start)
-                    timings.append(_server_timing(response.getheader("Server-Timing", "")))
-                    errors[0] += response.status != 200
+                    sent[0] += 1
+                failure = send(connection)
+                if failure is not None:
+                    with lock:
+                        failures.append(failure)
+        except BaseException as err:  # anything else: re-raised in the caller, never a silently dead thread
+            crashes.append(err)
         finally:
             connection.close()
 
@@ -186,9 +208,19 @@ def load_test(url: str, body: bytes, images_per_request: int, concurrency: int, 
     for t in threads:
         t.join()
     seconds = time.perf_counter() - start
+    if crashes:
+        raise crashes[0]
+    if not latencies:
+        hint = ("Is the server running? Start it first (loadtest.LocalServer(model_path).start(), or "
+                "`bigmodel-lessons serve MODEL_PATH --port PORT`) and pass the URL it prints."
+                if not failures or not failures[0].startswith("HTTP ") else
+                "The server answered but refused the request: check the body (loadtest.encode_images).")
+        raise RuntimeError(f"none of the {sent[0]} requests to {url}/predict succeeded "
+                           f"({len(failures)} failed; the first: {failures[0] if failures else 'none sent'}). {hint}")
     ms = 1e3 * np.array(latencies)
-    result = {"concurrency": concurrency, "images/request": images_per_request, "requests": len(ms),
-              "errors": errors[0], "p50 ms": float(np.percentile(ms, 50)), "p95 ms": float(np.percentile(ms, 95)),
+    result = {"concurrency": concurrency, "images/request": images_per_request, "requests": sent[0],
+              "errors": len(failures), "first error": failures[0] if failures else None,
+              "p50 ms": float(np.percentile(ms, 50)), "p95 ms": float(np.percentile(ms, 95)),
               "p99 ms": float(np.percentile(ms, 99)), "requests/s": len(ms) / seconds,
               "images/s": len(ms) * images_per_request / seconds}
     for part in ("json", "validate", "model"):

@@ -1,7 +1,11 @@
 """Chapter 10 monitoring: PSI against a hand computation, the drift detector's false-alarm rate on held-out
 normal data, threshold choice, costs against chapter 01, A/B sample sizes, pseudonyms, the model card."""
+import ast
 import math
+import re
+from pathlib import Path
 
+import nbformat
 import numpy as np
 import pandas as pd
 import pytest
@@ -146,6 +150,48 @@ def test_threshold_exercise_judges_behaviour():
 
 
 @pytest.mark.parametrize("key, answer", [("cost_per_million", 1e6 / 2000 / 3600 * 0.12),
-                                         ("break_even_tokens", 3.65e9), ("ab_sample_size", 3823)])
+                                         ("break_even_tokens", 730 * 2.10 / 0.35 * 1e6), ("ab_sample_size", 3823)])
 def test_numeric_exercises(key, answer):
     assert _find(f"10_from_model_to_product.{key}").is_correct(answer)
+
+
+def test_ab_sample_size_accepts_every_honest_route_and_not_a_round_guess():
+    """z_0.8 = 0.84 (the chapter's formula) or 0.8416, rounded up or not: 3,818 to 3,823. "About 3,800" is not."""
+    ex = _find("10_from_model_to_product.ab_sample_size")
+    by_formula = (1.96 + 0.84) ** 2 * (0.97 * 0.03 + 0.98 * 0.02) / 0.01 ** 2
+    for answer in (by_formula, math.ceil(by_formula), 3823):
+        assert ex.is_correct(answer), answer
+    assert not ex.is_correct(3800)
+
+
+CHAPTER_10 = Path(__file__).resolve().parents[1] / "notebooks" / "10_from_model_to_product.ipynb"
+NUMERIC_EXERCISES = ("cost_per_million", "break_even_tokens", "ab_sample_size")
+
+
+def test_no_number_in_chapter_10s_prose_passes_a_numeric_exercise_check():
+    """Exercise 6's answer (3,823) was once given as "About 3,800" in the cell right below the exercise."""
+    nb = nbformat.read(CHAPTER_10, as_version=4)
+    text = "\n".join(cell.source for cell in nb.cells if cell.cell_type == "markdown")
+    numbers = {float(n.replace(",", "")) for n in re.findall(r"\d[\d,]*(?:\.\d+)?(?:e\d+)?", text)}
+    for key in NUMERIC_EXERCISES:
+        ex = _find(f"10_from_model_to_product.{key}")
+        assert not [n for n in numbers if ex.is_correct(n)], f"the prose gives away {key}"
+
+
+def test_the_break_even_figure_never_draws_exercise_4s_answer():
+    """The figure's title names the break-even volume; at its default and static settings it once read
+    "self-hosting pays from 3,650,000,000 tokens/month", Exercise 4's answer, right above the exercise."""
+    nb = nbformat.read(CHAPTER_10, as_version=4)
+    tree = ast.parse(next(cell.source for cell in nb.cells if "def draw_break_even" in cell.source))
+    draw = next(node for node in tree.body if isinstance(node, ast.FunctionDef) and node.name == "draw_break_even")
+    names = [arg.arg for arg in draw.args.args]
+    defaults = dict(zip(names[len(names) - len(draw.args.defaults):], map(ast.literal_eval, draw.args.defaults)))
+    call = next(node.value for node in tree.body if isinstance(node, ast.Expr)
+                and getattr(node.value.func, "id", None) == "interact_or_static")
+    static = ast.literal_eval(next(k.value for k in call.keywords if k.arg == "static"))
+    ex = _find("10_from_model_to_product.break_even_tokens")
+    for values in [{}, *static]:  # the first figure of the sliders is drawn at the defaults
+        v = {**defaults, **values}
+        volume = monitoring.break_even_tokens_per_month(v["api_price_per_million"], v["params_billion"] * 1e9,
+                                                        v["gpu"], v["mfu"], v["price_per_gpu_hour"])
+        assert not ex.is_correct(volume), v
