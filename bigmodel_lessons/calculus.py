@@ -105,21 +105,42 @@ def descend(gradient: Callable[[FloatArray], FloatArray], start, optimizer, num_
 # --------------------------------------------------------------------------- chapter 02's "spot the bug" exercises
 # The learner's answers are compared with the tested engine in ``scratch`` (imported here, at check time:
 # ``scratch`` itself imports this module).
+def _fresh_labels_and_probabilities(seed: int, n: int = 40) -> tuple[np.ndarray, np.ndarray]:
+    """Labels 0/1 and predicted probabilities the learner has not seen: uniform in (0, 1), plus exact 0s and 1s
+    for both labels (two confident mistakes, two confident hits)."""
+    rng = np.random.default_rng(seed)
+    y = np.concatenate([rng.integers(0, 2, n).astype(float), [1.0, 0.0, 0.0, 1.0]])
+    p = np.concatenate([rng.uniform(0, 1, n), [0.0, 1.0, 0.0, 1.0]])
+    order = rng.permutation(len(y))
+    return y[order], p[order]
+
+
 def _fixes_log_zero(cross_entropy) -> bool:
+    """Exercise 3, judged on fresh labels and probabilities with exact 0s and 1s (two draws of different sizes),
+    not on the example whose answer the notebook prints."""
     from .scratch import BinaryCrossEntropy
 
-    y = np.array([1.0, 0.0, 1.0, 0.0])
-    p = np.array([0.9, 0.2, 0.0, 1.0])  # two confident mistakes: log(0) without clipping
-    got = float(cross_entropy(y, p))
-    return math.isfinite(got) and math.isclose(got, BinaryCrossEntropy().forward(p, y), rel_tol=1e-4)
+    for seed, n in ((13, 40), (14, 9)):
+        y, p = _fresh_labels_and_probabilities(seed, n)
+        expected = BinaryCrossEntropy().forward(p.copy(), y.copy())
+        got = np.asarray(cross_entropy(y, p), dtype=float)
+        if got.size != 1 or not math.isclose(float(got.reshape(-1)[0]), expected, rel_tol=1e-4):
+            return False  # one number, the mean loss; inf and nan are never close to it
+    return True
 
 
 def _is_sigmoid_bce_gradient(gradient) -> bool:
+    """Exercise 4, judged on fresh scores and labels (two draws of different sizes), not on section 4.1's."""
     from .scratch import sigmoid
 
-    z = np.array([-3.0, -0.5, 0.0, 0.5, 3.0])
-    y = np.array([1.0, 0.0, 1.0, 1.0, 0.0])
-    return np.allclose(gradient(z, y), sigmoid(z) - y, rtol=1e-6, atol=1e-9)
+    for seed in (17, 18):
+        z = _fresh_scores(seed, n=30 + seed)
+        y = np.random.default_rng(seed + 100).integers(0, 2, z.size).astype(float)
+        expected = sigmoid(z) - y
+        got = np.asarray(gradient(z.copy(), y.copy()), dtype=float)
+        if got.shape != z.shape or not np.allclose(got, expected, rtol=1e-6, atol=1e-9):
+            return False
+    return True
 
 
 def _is_stable_softmax(softmax) -> bool:

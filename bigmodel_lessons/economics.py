@@ -14,7 +14,7 @@ import hashlib
 import hmac
 import math
 from dataclasses import dataclass
-from numbers import Real
+from numbers import Integral, Real
 
 import numpy as np
 
@@ -37,7 +37,11 @@ illustrative planning figure, NOT a quote. Pass the price you are offered."""
 
 @dataclass(frozen=True)
 class GPU:
-    """Datasheet figures for one accelerator (dense BF16 peak: half the 'with sparsity' number NVIDIA prints)."""
+    """Datasheet figures for one accelerator (dense BF16 peak: half the 'with sparsity' number NVIDIA prints).
+
+    ``memory_bytes`` reads the datasheet's GB as 10⁹ bytes. GPU memory comes in binary units (an 80 GB A100 or
+    H100 holds 80 GiB = 80·2³⁰ ≈ 85.9e9 bytes), so these are cautious budgets, part of whose margin the CUDA
+    context and the framework's buffers take."""
 
     name: str
     peak_flops_per_s: float
@@ -74,9 +78,14 @@ def _positive(name: str, value) -> float:
 
 
 def _positive_int(name: str, value) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}.")
-    return value
+    """``value`` as a Python int: any integer type (int, np.int64, ...) but not bool, and at least 1."""
+    if isinstance(value, bool) or not isinstance(value, Integral):
+        raise ValueError(f"{name} must be a positive integer (an int or a NumPy integer), got {value!r} of type "
+                         f"{type(value).__name__}; pass a whole number such as 784 (int(x) converts a whole float).")
+    if value <= 0:
+        raise ValueError(f"{name} must be a positive integer, got {int(value)}; it counts something, so it is at "
+                         f"least 1.")
+    return int(value)
 
 
 def _mfu(value) -> float:
@@ -137,7 +146,23 @@ class LearnedPositions(keras.layers.Layer):
         self.table = self.add_weight(shape=(self.n_ctx, input_shape[-1]), initializer="random_normal", name="table")
 
     def call(self, x):
+        T = x.shape[1]  # static length, or None while tracing for sequences of any length
+        if T is not None and T > self.n_ctx:
+            raise ValueError(self._too_long(T))
+        if T is None and keras.backend.backend() == "tensorflow":  # known only at run time: check it then
+            import tensorflow as tf
+
+            check = tf.debugging.assert_less_equal(tf.shape(x)[1], self.n_ctx, message=self._too_long())
+            with tf.control_dependencies([check]):  # before the addition, which would fail with bare shapes
+                x = tf.identity(x)
         return x + self.table[: keras.ops.shape(x)[1]]
+
+    def _too_long(self, T: int | None = None) -> str:
+        has = f"has {T} tokens" if T is not None else "has more tokens than that (its length is the x below)"
+        return (f"This model reads at most n_ctx = {self.n_ctx} tokens (one learned position vector per position), "
+                f"but the sequence {has}. Cut it to its last {self.n_ctx} tokens, e.g. "
+                f"tokens[:, -{self.n_ctx}:]; to generate longer texts, slide the window: feed only the last "
+                f"{self.n_ctx} tokens at each step.")
 
     def get_config(self):
         return {**super().get_config(), "n_ctx": self.n_ctx}
@@ -322,12 +347,18 @@ def pseudonymise(table, id_column: str, drop: list[str], key: bytes):
 
 
 def k_anonymity(table, quasi_identifiers: list[str]) -> int:
-    """The size of the smallest group of rows sharing the same quasi-identifier values (k=1: someone is unique)."""
+    """The size of the smallest group of rows sharing the same quasi-identifier values (k=1: someone is unique).
+
+    A missing value (NaN or None) counts as a value of its own: rows with a blank ZIP code form their own group
+    and are not left out (a row that is unique because its ZIP code is missing is still unique)."""
     missing = [c for c in quasi_identifiers if c not in table.columns]
     if missing or not quasi_identifiers:
         raise ValueError(f"quasi_identifiers must be columns of the table {list(table.columns)}, "
                          f"got {quasi_identifiers!r}.")
-    return int(table.groupby(list(quasi_identifiers)).size().min())
+    if len(table) == 0:
+        raise ValueError("k_anonymity needs at least one row, but the table is empty: k is undefined for no "
+                         "people. Pass the table of records you are about to release.")
+    return int(table.groupby(list(quasi_identifiers), dropna=False).size().min())
 
 
 # ---------------------------------------------------------------- figures

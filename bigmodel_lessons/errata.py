@@ -191,8 +191,10 @@ ERRATA: tuple[Erratum, ...] = (
             "and has no ε.", MATH_MORE),
     Erratum(A2, "优化算法", r"\theta := \theta - \alpha \frac{m_t}{\sqrt{v_t} + \epsilon}", "formula",
             "Adam divides by the bias-corrected moments, m̂_t = m_t/(1 − β₁ᵗ) and v̂_t = v_t/(1 − β₂ᵗ), with "
-            "t = 1 at the first step. Without the correction the first steps are about 0.3α instead of α "
-            "(m₁/√v₁ = 0.1/√0.001 ≈ 3.16 times too small).", MATH_ADAM),
+            "t = 1 at the first step. Without the correction the early steps are too large: "
+            "ignoring ε, the uncorrected step is (1 − β₁ᵗ)/√(1 − β₂ᵗ) times the corrected one, 0.1/√0.001 ≈ 3.16 "
+            "at t = 1 (a first step of about 3.16α instead of α), rising to about 6.57 near t = 12 and still "
+            "about 3.24 at t = 100.", MATH_ADAM),
     Erratum(A2, "反向传播", r"\frac{\partial L}{\partial W_1} = \sum_{i=1}^{100} (y_i - \hat{y}_i) x_{1i}", "formula",
             "Sign error. For L = ½Σ(ŷ_i − y_i)², ∂L/∂W₁ = Σ(ŷ_i − y_i)x₁ᵢ. With the article's y − ŷ, the update "
             "W₁ := W₁ − α·∂L/∂W₁ climbs the loss instead of descending it.", REG_GRADIENT),

@@ -350,7 +350,17 @@ class Sequential:
         return self.forward(X).argmax(axis=1)
 
     def accuracy(self, X, y) -> float:
-        return float(np.mean(self.predict(X) == np.asarray(y)))
+        """The share of rows whose predicted class is the label. ``y``: integer labels (N,) or one-hot rows
+        (N, K), which count by their largest entry (comparing (N,) predictions with (N, K) rows elementwise
+        would broadcast, and be silently wrong)."""
+        scores, y = self.forward(X), np.asarray(y)
+        if y.ndim == 2 and y.shape == scores.shape:
+            y = y.argmax(axis=1)  # one-hot rows -> class numbers
+        if y.shape != scores.shape[:1]:
+            raise ValueError(f"y must hold one label per row of X: integers of shape ({len(scores)},) or one-hot "
+                             f"rows of shape {scores.shape}, like the model's scores; got shape {y.shape}. For a "
+                             f"column of labels, use y.ravel().")
+        return float(np.mean(scores.argmax(axis=1) == y))
 
     def fit(self, X, y, optimizer, num_epochs: int, batch_size: int = 64, seed: int = 0) -> History:
         """Mini-batch training: shuffle each epoch, one optimizer step per batch."""
@@ -467,8 +477,10 @@ class Adam(Optimizer):
     m̂ = m/(1 − β₁ᵗ), v̂ = v/(1 − β₂ᵗ) and t = 1 at the first step (t = 0 would divide by 1 − β⁰ = 0).
 
     Computed as Keras and the Adam paper's "efficient version" do: the corrections go into the step size,
-    α_t = α√(1 − β₂ᵗ)/(1 − β₁ᵗ), and w ← w − α_t m/(√v + ε); this puts ε̂ = ε√(1 − β₂ᵗ), which differs
-    from the textbook ε only for gradients smaller than about 1e−5.
+    α_t = α√(1 − β₂ᵗ)/(1 − β₁ᵗ), and w ← w − α_t m/(√v + ε). That is the formula above with
+    ε̂ = ε/√(1 − β₂ᵗ): 31.6ε at t = 1, 3.24ε at t = 100, → ε later. With ε = 1e−7, a first step differs from
+    the textbook one (ε̂ = ε) by more than 1% for gradients below about 3e−4: a gradient of 1e−5 moves its
+    weight 0.76α instead of 0.99α.
     """
 
     def __init__(self, lr=1e-3, beta_1: float = 0.9, beta_2: float = 0.999, epsilon: float = 1e-7):

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from bigmodel_lessons import check
+from bigmodel_lessons import calculus, check
 from bigmodel_lessons.calculus import (bowl_gradient, bowl_loss, descend, forward_difference, numerical_derivative,
                                        numerical_gradient, relative_error, tape_gradient)
 from bigmodel_lessons.scratch import SGD
@@ -129,3 +129,47 @@ def test_spot_the_bug_functions(capsys, name, right, wrong):
         check(f"{STEM}.{name}", wrong)
     out = capsys.readouterr().out.splitlines()
     assert out[0].startswith("✓") and out[1].startswith("✗")
+
+
+# The notebook prints the answer for section 2's y and p (8.1412) and uses section 4.1's z and y: answers that
+# only reproduce those must fail, and the checks must contain exact 0s and 1s.
+NOTEBOOK_Y, NOTEBOOK_P = np.array([1.0, 0.0, 1.0, 0.0]), np.array([0.9, 0.2, 0.0, 1.0])
+NOTEBOOK_Z, NOTEBOOK_LABELS = np.array([-3.0, -0.5, 0.0, 0.5, 3.0]), np.array([1.0, 0.0, 1.0, 1.0, 0.0])
+
+
+@pytest.mark.parametrize("cheat", [
+    lambda y, p: 8.1412,  # the number printed in section 2
+    lambda y, p: _clipped_cross_entropy(NOTEBOOK_Y, NOTEBOOK_P),  # right formula, the notebook's leftover globals
+    lambda y, p: _naive_cross_entropy(y, np.clip(p, 1e-15, 1 - 1e-15)),  # clipped, but not where Keras clips
+    lambda y, p: -np.mean(np.nan_to_num(y * np.log(p) + (1 - y) * np.log(1 - p))),  # hides the infinities
+    lambda y, p: np.clip(p, 1e-7, 1 - 1e-7),  # forgot the loss: an array, not one number
+], ids=["printed-number", "leftover-globals", "wrong-epsilon", "nan_to_num", "no-mean"])
+def test_safe_cross_entropy_check_rejects_answers_that_ignore_the_inputs(capsys, cheat):
+    with np.errstate(all="ignore"):
+        check(f"{STEM}.safe_cross_entropy", cheat)
+        check(f"{STEM}.safe_cross_entropy", _clipped_cross_entropy)
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("✗") and "Hint: Clip p" in out[0] and out[1].startswith("✓"), out
+
+
+def test_safe_cross_entropy_check_uses_exact_zeros_and_ones():
+    for seed, n in ((13, 40), (14, 9)):
+        y, p = calculus._fresh_labels_and_probabilities(seed, n)
+        assert len(y) == len(p) == n + 4 and set(np.unique(y)) == {0.0, 1.0}
+        for label, prob in ((1, 0), (0, 1), (0, 0), (1, 1)):  # confident mistakes and confident hits
+            assert np.any((y == label) & (p == prob))
+        assert not np.array_equal(p, NOTEBOOK_P)
+
+
+@pytest.mark.parametrize("cheat", [
+    lambda z, y: 1 / (1 + np.exp(-NOTEBOOK_Z)) - NOTEBOOK_LABELS,  # section 4.1's leftover z and y
+    lambda z, y: np.array([-0.9526, 0.3775, -0.5, -0.3775, 0.9526]),  # the table printed in section 4.1
+    lambda z, y: 1 - 2 / (1 + np.exp(-z)) - y,  # the article's 1 − 2ŷ − y
+    lambda z, y: np.sum(1 / (1 + np.exp(-z)) - y),  # summed: one number, not one gradient per example
+], ids=["leftover-globals", "printed-table", "articles-formula", "summed"])
+def test_sigmoid_bce_gradient_check_rejects_answers_that_ignore_the_inputs(capsys, cheat):
+    with np.errstate(all="ignore"):
+        check(f"{STEM}.sigmoid_bce_gradient", cheat)
+        check(f"{STEM}.sigmoid_bce_gradient", lambda z, y: 1 / (1 + np.exp(-z)) - y)
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("✗") and "Hint: Multiply" in out[0] and out[1].startswith("✓"), out

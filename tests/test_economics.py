@@ -66,6 +66,29 @@ def test_keras_decoder_is_causal():
     assert not np.allclose(before[:, -1], after[:, -1])
 
 
+def test_keras_decoder_says_when_a_sequence_is_longer_than_n_ctx():
+    """Not TensorFlow's 'Incompatible shapes: [1,10,16] vs. [8,16]': the length, the limit and what to do, both
+    eagerly (the length is known when the layer runs) and in a graph traced for any length (known at run time)."""
+    import tensorflow as tf
+
+    keras.backend.clear_session()
+    model = econ.keras_decoder(1, 16, 2, 50, 8)
+    too_long = np.zeros((1, 10), dtype="int32")
+    assert model(too_long[:, -8:]).shape == (1, 8, 16)  # the fix the message gives works
+    for run in (model, lambda x: model(x, training=True)):
+        with pytest.raises(ValueError, match=r"reads at most n_ctx = 8 tokens .* the sequence has 10 tokens\. "
+                                             r"Cut it to its last 8 tokens, e\.g\. tokens\[:, -8:\].*slide the window"):
+            run(too_long)
+    any_length = tf.function(lambda x: model(x), input_signature=[tf.TensorSpec((None, None), tf.int32)])
+    assert any_length(too_long[:, :8]).shape == (1, 8, 16)
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"reads at most n_ctx = 8 tokens.*Cut it to its last 8"):
+        any_length(too_long)
+    model.predict(too_long[:, :8], verbose=0)
+    for length in (10, 12):  # predict traces for the shape it gets, or for any length once the shapes vary
+        with pytest.raises((ValueError, tf.errors.InvalidArgumentError), match=r"reads at most n_ctx = 8 tokens"):
+            model.predict(np.zeros((1, length), dtype="int32"), verbose=0)
+
+
 # ------------------------------------------------------------------ training compute
 def test_gpt3_training_flops_match_table_d1():
     # Brown et al. 2020, Table D.1: 3.14e23 FLOPs, 3.64e3 petaflop/s-days for 174.6B parameters, 300B tokens.
@@ -136,6 +159,16 @@ def test_weights_memory_of_a_7b_model(precision, gigabytes):
     assert econ.weights_memory_bytes(7e9, precision) == pytest.approx(gigabytes * 1e9)
 
 
+def test_gpu_memory_is_counted_in_decimal_gigabytes_a_cautious_budget():
+    """Chapter 01 (sections 1 and Exercise 2): GPUS reads '80 GB' as 80e9 bytes; the card holds 80 GiB ≈ 85.9e9.
+    A 70B bf16 model leaves at most about 11 GB on an H200 even if its 141 GB are binary."""
+    assert round(80 * 2**30 / 1e9, 1) == 85.9
+    for name in ("A100", "H100"):
+        assert econ.GPUS[name].memory_bytes == 80e9 < 80 * 2**30
+    assert econ.GPUS["H200"].memory_bytes == 141e9
+    assert round((141 * 2**30 - econ.weights_memory_bytes(70e9, "bf16")) / 1e9) == 11
+
+
 # ------------------------------------------------------------------ privacy
 @pytest.fixture
 def people():
@@ -157,6 +190,39 @@ def test_pseudonymise_drops_identifiers_and_keeps_joins(people):
 def test_k_anonymity(people):
     assert econ.k_anonymity(people, ["zip"]) == 1
     assert econ.k_anonymity(people.assign(zip="1"), ["zip"]) == 3
+
+
+def test_k_anonymity_counts_a_missing_value_as_a_value():
+    """groupby drops NaN keys by default, which would hide the one person whose ZIP code is missing."""
+    table = pd.DataFrame({"zip": ["100080", "100080", None], "sex": ["M", "M", "F"]})
+    assert econ.k_anonymity(table, ["zip", "sex"]) == 1  # the third person is unique
+    assert econ.k_anonymity(table, ["zip"]) == 1
+    assert econ.k_anonymity(table.assign(sex=[np.nan] * 3), ["sex"]) == 3  # all missing: one group of 3
+    both_missing = pd.DataFrame({"zip": ["100080", "100080", None, np.nan], "sex": ["M", "M", "F", "F"]})
+    assert econ.k_anonymity(both_missing, ["zip", "sex"]) == 2
+
+
+def test_k_anonymity_of_an_empty_table_says_so(people):
+    with pytest.raises(ValueError, match="needs at least one row, but the table is empty"):
+        econ.k_anonymity(people.iloc[:0], ["zip"])
+
+
+@pytest.mark.parametrize("integer", [np.int64(784), np.int32(784), np.uint16(784), 784])
+def test_counts_accept_numpy_integers(integer):
+    assert econ.mlp_params([integer, 128, 10]) == 101_770
+    assert econ.transformer_params(np.int64(12), integer - 16, np.int64(50257), np.int32(1024)) == 124_439_808
+    assert type(econ.mlp_params([integer, 128, 10])) is int
+    days = econ.training_plan(7e9, 1e12, "H100", 0.4, n_gpus=np.int64(64))["days"]
+    assert days == econ.training_plan(7e9, 1e12, "H100", 0.4, n_gpus=64)["days"]
+
+
+@pytest.mark.parametrize("value, match", [
+    (True, "got True of type bool"), (784.0, "got 784.0 of type float"), (np.float64(784), "of type float64"),
+    ("784", "got '784' of type str"), (np.int64(0), "got 0; it counts something"), (-3, "got -3; it counts"),
+])
+def test_non_integers_are_rejected_with_what_to_pass(value, match):
+    with pytest.raises(ValueError, match=match):
+        econ.mlp_params([value, 128, 10])
 
 
 # ------------------------------------------------------------------ bad input

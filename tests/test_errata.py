@@ -158,3 +158,24 @@ def test_the_corrected_numbers():
     assert round(clipped, 2) == 1.84 and round(finite, 2) == 0.76
     assert round(101_770) == 784 * 128 + 128 + 128 * 10 + 10
     assert round((1 - 0.9) * 0.5 / math.sqrt((1 - 0.999) * 0.5**2), 2) == 3.16
+
+
+def test_adam_without_bias_correction_steps_too_far():
+    """Adam's erratum: the uncorrected steps m/√v are larger than the corrected m̂/√v̂ (3.16× at t = 1, peak
+    about 6.57× near t = 12, 3.24× at t = 100), and the correction says so, with these numbers."""
+    beta_1, beta_2, m, v, ratios = 0.9, 0.999, 0.0, 0.0, {}
+    rng = np.random.default_rng(0)
+    for t, g in enumerate(rng.choice([-1.0, 1.0], size=2000) * rng.uniform(0.01, 10, size=2000), start=1):
+        m, v = beta_1 * m + (1 - beta_1) * g, beta_2 * v + (1 - beta_2) * g**2
+        uncorrected, corrected = m / math.sqrt(v), (m / (1 - beta_1**t)) / math.sqrt(v / (1 - beta_2**t))
+        ratios[t] = uncorrected / corrected
+    assert all(r > 1 for r in ratios.values()), "the uncorrected step must be the larger one"
+    peak = max(ratios, key=ratios.get)
+    assert round(ratios[1], 2) == 3.16 and peak == 12 and round(ratios[12], 2) == 6.57
+    assert round(ratios[100], 2) == 3.24
+    m1 = (1 - beta_1) * 0.5  # first step, constant gradient 0.5: uncorrected 3.16α, corrected exactly α
+    assert round(m1 / math.sqrt((1 - beta_2) * 0.5**2), 2) == 3.16
+    assert math.isclose((m1 / (1 - beta_1)) / math.sqrt((1 - beta_2) * 0.5**2 / (1 - beta_2)), 1.0)
+    adam = next(e for e in ERRATA if e.quote == r"\theta := \theta - \alpha \frac{m_t}{\sqrt{v_t} + \epsilon}")
+    assert "too large" in adam.correction and "too small" not in adam.correction
+    assert all(n in adam.correction for n in ("3.16α instead of α", "6.57", "t = 12", "3.24"))

@@ -1,5 +1,7 @@
 """The NumPy engine: every layer, activation and loss gradient-checked; optimizers and a training step against
 Keras to 1e-6; the articles' worked examples corrected; bad input rejected with the shapes involved."""
+import re
+
 import keras
 import numpy as np
 import pytest
@@ -44,6 +46,50 @@ def test_adam_bias_correction_starts_at_t_1():
     adam.step([w], [np.array([0.5, -0.01])])
     assert adam.iterations == 1
     assert np.allclose(w, [0.9, -1.9], atol=1e-3)  # the first step is ≈ lr against the gradient's sign
+
+
+def _textbook_adam_steps(g, lr, beta_1, beta_2, eps_hat, steps):
+    """The textbook update with bias-corrected moments, w ← w − α m̂/(√v̂ + ε̂(t)), for a constant gradient g."""
+    m = v = 0.0
+    for t in range(1, steps + 1):
+        m, v = beta_1 * m + (1 - beta_1) * g, beta_2 * v + (1 - beta_2) * g**2
+        yield -lr * (m / (1 - beta_1**t)) / (np.sqrt(v / (1 - beta_2**t)) + eps_hat(t))
+
+
+@pytest.mark.parametrize("g", [1e-5, -3e-6, 1e-4])
+def test_adam_is_the_textbook_update_with_epsilon_hat(g):
+    """Adam's docstring: the efficient version is the textbook update with ε̂ = ε/√(1 − β₂ᵗ) (not ε√(1 − β₂ᵗ),
+    not ε), which for tiny gradients makes a visible difference."""
+    lr, beta_1, beta_2, eps = 0.1, 0.9, 0.999, 1e-7
+    adam, w, steps = scratch.Adam(lr, beta_1, beta_2, eps), np.array([0.0]), []
+    for _ in range(5):
+        before = w.copy()
+        adam.step([w], [np.array([g])])
+        steps.append((w - before)[0])
+
+    def textbook(eps_hat):
+        return list(_textbook_adam_steps(g, lr, beta_1, beta_2, eps_hat, 5))
+    assert steps == pytest.approx(textbook(lambda t: eps / np.sqrt(1 - beta_2**t)), rel=1e-9)
+    for wrong in (lambda t: eps * np.sqrt(1 - beta_2**t), lambda t: eps):  # the docstring's old ε̂, plain ε
+        assert abs(steps[0] / textbook(wrong)[0] - 1) > 0.01
+    assert "ε̂ = ε/√(1 − β₂ᵗ)" in scratch.Adam.__doc__ and "ε√(1 − β₂ᵗ)" not in scratch.Adam.__doc__
+    assert round(1 / np.sqrt(1 - beta_2), 1) == 31.6 and round(1 / np.sqrt(1 - beta_2**100), 2) == 3.24  # ε̂/ε
+
+
+def test_adam_first_step_for_a_gradient_of_1e_5():
+    """With ε = 1e-7 a gradient of 1e-5 moves its weight 0.76α on the first step (the textbook ε gives 0.99α);
+    above about 3e-4 the two differ by less than 1%."""
+    lr, eps = 0.1, 1e-7
+
+    def first_step(g):
+        w = np.array([0.0])
+        scratch.Adam(lr, epsilon=eps).step([w], [np.array([g])])
+        return -w[0] / lr
+
+    def textbook(g):
+        return next(_textbook_adam_steps(g, 1.0, 0.9, 0.999, lambda t: eps, 1))
+    assert round(first_step(1e-5), 2) == 0.76 and round(-textbook(1e-5), 2) == 0.99
+    assert abs(first_step(3.1e-4) / -textbook(3.1e-4) - 1) < 0.01 < abs(first_step(2.9e-4) / -textbook(2.9e-4) - 1)
 
 
 # --------------------------------------------------------------------------- activations
@@ -165,6 +211,26 @@ def test_mlp_learns_separable_classes(rng):
     assert len(history.loss) == 20 * 10 and len(history.epoch_seconds) == 20
     assert history.loss[-1] < history.loss[0]
     assert model.accuracy(X, y) > 0.9
+
+
+def test_accuracy_takes_one_hot_labels_by_their_class(rng):
+    """N == K: comparing (N,) predictions with (N, K) one-hot rows broadcast to an (N, N) table and gave a number
+    that was neither the accuracy nor an error."""
+    model = scratch.mlp([4, 3], seed=0)
+    X = rng.normal(size=(3, 4))
+    predicted = model.predict(X)
+    labels = np.array([predicted[0], (predicted[1] + 1) % 3, predicted[2]])  # 2 of 3 right
+    assert model.accuracy(X, labels) == pytest.approx(2 / 3)
+    assert model.accuracy(X, scratch.one_hot(labels, 3)) == pytest.approx(2 / 3)
+    assert model.accuracy(X, scratch.one_hot(labels, 3).astype(int)) == pytest.approx(2 / 3)
+
+
+@pytest.mark.parametrize("shape", [(3, 1), (4,), (3, 5), (2, 3)])
+def test_accuracy_rejects_labels_of_the_wrong_shape(rng, shape):
+    model = scratch.mlp([4, 3], seed=0)
+    message = "one label per row of X: integers of shape (3,) or one-hot rows of shape (3, 3)"
+    with pytest.raises(ValueError, match=re.escape(message) + ".*" + re.escape(f"got shape {shape}")):
+        model.accuracy(rng.normal(size=(3, 4)), np.zeros(shape, dtype=int))
 
 
 @pytest.mark.parametrize("init, variance", [("uniform", 0.05**2 / 3), ("gaussian", 1.0), ("xavier", 2 / 600),
