@@ -66,6 +66,9 @@ def check_images(images) -> np.ndarray:
         raise ValueError(f"float images must lie in [0, 1], got values from {low:.4g} to {high:.4g}.{hint}")
     if X.dtype.kind in "ui" and not (0 <= low and high <= 255):
         raise ValueError(f"integer images must lie in 0-255, got values from {low} to {high}.")
+    if X.dtype.kind in "ui" and high == 1:
+        raise ValueError("integer images hold only 0s and 1s: binarised, e.g. (img > 127).astype(int)? Read as "
+                         "0-255 grey levels they are almost black. Pass the grey levels 0-255, or floats in [0, 1].")
     return X
 
 
@@ -321,17 +324,18 @@ def predict_digit(model, image):
 
 # --------------------------------------------------------------------------- evaluation
 def per_class_report(y_true, y_pred, class_names=DIGITS):
-    """Precision, recall and F1 per class (from :mod:`bigmodel_lessons.metrics`) as a DataFrame."""
+    """Precision, recall and F1 per class, from :func:`bigmodel_lessons.metrics.confusion_matrix` over every
+    class in ``class_names`` (one that never occurs gets zeros, not a missing row), as a DataFrame."""
     import pandas as pd
 
     from . import metrics
 
-    return pd.DataFrame({
-        "precision": metrics.precision(y_true, y_pred, average=None),
-        "recall": metrics.recall(y_true, y_pred, average=None),
-        "f1": metrics.f1_score(y_true, y_pred, average=None),
-        "support": np.bincount(np.asarray(y_true), minlength=len(class_names)),
-    }, index=pd.Index(class_names, name="class")).round(3)
+    cm = metrics.confusion_matrix(y_true, y_pred, labels=np.arange(len(class_names)))
+    tp, predicted, actual = np.diag(cm).astype(float), cm.sum(axis=0), cm.sum(axis=1)
+    ratio = lambda a, b: np.divide(a, b, out=np.zeros_like(a), where=b > 0)  # noqa: E731 (0 for 0/0)
+    return pd.DataFrame({"precision": ratio(tp, predicted), "recall": ratio(tp, actual),
+                         "f1": ratio(2 * tp, predicted + actual), "support": actual},
+                        index=pd.Index(class_names, name="class")).round(3)
 
 
 def confident_mistakes(y_true, probabilities, n: int = 12) -> np.ndarray:
@@ -357,7 +361,8 @@ def plot_examples(X, y, class_names=DIGITS, per_class: int = 4, title: str = "Ex
     """A grid: one column per class, ``per_class`` images in each."""
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(per_class, len(class_names), figsize=(len(class_names) * 0.9, per_class * 0.95))
+    fig, axes = plt.subplots(per_class, len(class_names), figsize=(len(class_names) * 0.9, per_class * 0.95),
+                             squeeze=False)
     for c, name in enumerate(class_names):
         for r, i in enumerate(np.flatnonzero(np.asarray(y) == c)[:per_class]):
             axes[r, c].imshow(X[i], cmap="gray_r")
@@ -493,10 +498,20 @@ exercise(f"{NB}.conv_params", 3 * 3 * 1 * 32 + 32, rtol=0,
 exercise(f"{NB}.accuracy_standard_error", math.sqrt(0.97 * 0.03 / 1000), rtol=1e-2,
          hint="Each test image is a coin flip that comes up 'correct' with p = 0.97: the standard error of a "
               "share is sqrt(p (1 - p) / n).")
+def _scores_all_zeros_outputs(fn) -> bool:
+    """The learner's function on one-hot labels with 4, 7 and 10 classes it has not seen: 3/4, 6/7, 9/10."""
+    rng = np.random.default_rng(5)
+    for k, n in ((4, 30), (7, 50), (10, 20)):
+        Y = np.eye(k)[rng.integers(0, k, n)]
+        if not np.isclose(float(fn(Y.copy())), (k - 1) / k, rtol=1e-9):
+            return False
+    return True
+
+
 exercise(f"{NB}.fixed_model", compare=_fixes_the_article_model,
          hint="One image has exactly one digit out of ten: 10 outputs with softmax, and the cross-entropy that goes "
               "with it for integer labels 0-9 (not one-hot vectors). The check trains your model briefly and "
               "wants 10 probabilities per image that sum to 1.")
-exercise(f"{NB}.all_zeros_binary_accuracy", 0.9, rtol=1e-6,
-         hint="binary_accuracy scores each of the 10 outputs of each image separately: how many of the 10 "
-              "one-hot targets are 0?")
+exercise(f"{NB}.all_zeros_binary_accuracy", compare=_scores_all_zeros_outputs,
+         hint="binary_accuracy scores each of the K outputs of each example separately, and an all-zero output "
+              "is right wherever the one-hot target is 0: np.mean(np.zeros_like(Y_onehot) == Y_onehot).")
