@@ -103,3 +103,16 @@ def test_no_widget_state(nb):
     for cell in notebook.cells:
         for out in cell.get("outputs", []):
             assert "application/vnd.jupyter.widget-view+json" not in out.get("data", {}), cell.source[:80]
+
+
+PLACEHOLDER = re.compile(r"\{[a-z_]+\.[A-Za-z_]\w*(?:[:!][^}]*)?\}")  # {vision.MLP_PEAK_LR}: an f-string's field
+
+
+def test_no_unfilled_python_placeholders_in_markdown(nb):
+    """Markdown is not an f-string: a ``{module.NAME}`` there reaches the learner as written. Type the value, or
+    render the sentence with ``bml.say``."""
+    _, notebook = nb
+    for i, cell in enumerate(notebook.cells):
+        if cell.cell_type == "markdown":
+            prose = re.sub(r"```.*?```|`[^`\n]*`|\$\$.*?\$\$|\$[^$\n]*\$", "", cell.source, flags=re.S)
+            assert not PLACEHOLDER.search(prose), f"cell {i}: {PLACEHOLDER.search(prose).group(0)} is not filled in"
