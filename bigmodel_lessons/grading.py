@@ -39,6 +39,9 @@ class Grade:
         return sum(self.checks.get(key) is True for key in self.exercises)
 
 
+KERNEL_START_FAILURE = "Kernel died before replying to kernel_info"  # nbclient's words: not the submission's fault
+
+
 def _last_line(text: str) -> str:
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     return lines[-1][:300] if lines else "no error message"
@@ -57,10 +60,15 @@ def grade_notebook(path: Path, name: str, out_dir: Path, timeout: float) -> Grad
     copy = out_dir / "submitted" / name
     copy.parent.mkdir(parents=True, exist_ok=True)
     nbformat.write(nb, copy)
-    result = execute(copy, out_dir / "executed" / name, fast=True, timeout=timeout, allow_errors=True)
+    for _ in range(2):  # a kernel that dies while starting ran none of the submission's code: start it once more
+        result = execute(copy, out_dir / "executed" / name, fast=True, timeout=timeout, allow_errors=True)
+        if KERNEL_START_FAILURE not in result.error:
+            break
     grade.checks = result.checks
     if result.status == "timeout":
         grade.reason = f"timed out after {timeout:g} s (checks until then are counted)"
+    elif KERNEL_START_FAILURE in result.error:
+        grade.reason = "its kernel died while starting, twice, before running any cell: grade it again"
     elif result.status != "ok":
         grade.reason = f"raised {_last_line(result.error)} (the other cells still ran)"
     return grade

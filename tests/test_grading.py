@@ -79,3 +79,21 @@ def test_table_orders_exercises_by_chapter_and_escapes_markdown():
 def test_a_missing_folder_is_a_clear_error(tmp_path, capsys):
     assert main(["grade", str(tmp_path / "nope")]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_a_kernel_that_dies_while_starting_is_started_again(tmp_path, monkeypatch):
+    """Two kernels starting at once can lose a race (seen once in CI): the submission ran no code, so it is not
+    its fault; grading starts it once more, and says so if the kernel dies again."""
+    from bigmodel_lessons import grading
+    from bigmodel_lessons.course import Result
+
+    (tmp_path / "in").mkdir()
+    nbformat.write(nbformat.v4.new_notebook(), tmp_path / "in" / "a.ipynb")
+    died = Result("a", "failed", 1.0, 0.0, {}, f"RuntimeError: {grading.KERNEL_START_FAILURE}")
+    outcomes = [died, Result("a", "ok", 1.0, 0.0, {}, "", checks={"00_start_here.overfitting": True})]
+    monkeypatch.setattr(grading, "execute", lambda *args, **kwargs: outcomes.pop(0))
+    [started_again] = grading.grade(tmp_path / "in", tmp_path / "out")
+    assert not outcomes and started_again.reason == "" and started_again.checks == {"00_start_here.overfitting": True}
+    monkeypatch.setattr(grading, "execute", lambda *args, **kwargs: died)
+    [never] = grading.grade(tmp_path / "in", tmp_path / "out")
+    assert "died while starting, twice" in never.reason and "grade it again" in never.reason
