@@ -131,8 +131,10 @@ def accuracy(y_true: Any, y_pred: Any) -> float:
     return float(np.mean(y_true == y_pred))
 
 
-def _class_counts(y_true: Any, y_pred: Any, average: str | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per-class true positives, false positives and false negatives; for "binary" only class 1."""
+def _class_counts(y_true: Any, y_pred: Any, average: str | None,
+                  labels: Any = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per-class true positives, false positives and false negatives, over ``labels`` as in
+    :func:`confusion_matrix`; for "binary" only class 1."""
     if average not in AVERAGES:
         raise ValueError(f"average must be one of {AVERAGES}, got {average!r}.")
     y_true, y_pred = _pair(y_true, y_pred, "y_pred")
@@ -142,7 +144,7 @@ def _class_counts(y_true: Any, y_pred: Any, average: str | None) -> tuple[np.nda
         fp = np.array([np.sum((y_true == 0) & (y_pred == 1))])
         fn = np.array([np.sum((y_true == 1) & (y_pred == 0))])
         return tp, fp, fn
-    cm = confusion_matrix(y_true, y_pred)
+    cm = confusion_matrix(y_true, y_pred, labels)
     tp = np.diag(cm)
     return tp, cm.sum(axis=0) - tp, cm.sum(axis=1) - tp
 
@@ -155,28 +157,28 @@ def _average(per_class: np.ndarray, support: np.ndarray, average: str | None) ->
     return float(np.mean(per_class))  # "macro", or "binary" (a single class)
 
 
-def precision(y_true: Any, y_pred: Any, average: str | None = "binary") -> float | np.ndarray:
+def precision(y_true: Any, y_pred: Any, average: str | None = "binary", labels: Any = None) -> float | np.ndarray:
     """TP / (TP + FP): of the examples predicted positive, the share that are positive (精确率)."""
-    tp, fp, fn = _class_counts(y_true, y_pred, average)
+    tp, fp, fn = _class_counts(y_true, y_pred, average, labels)
     if average == "micro":
         tp, fp = tp.sum(keepdims=True), fp.sum(keepdims=True)
     return _average(_divide(tp, tp + fp, "Precision", "no predicted samples"), tp + fn, average)
 
 
-def recall(y_true: Any, y_pred: Any, average: str | None = "binary") -> float | np.ndarray:
+def recall(y_true: Any, y_pred: Any, average: str | None = "binary", labels: Any = None) -> float | np.ndarray:
     """TP / (TP + FN): of the truly positive examples, the share the model finds (召回率)."""
-    tp, fp, fn = _class_counts(y_true, y_pred, average)
+    tp, fp, fn = _class_counts(y_true, y_pred, average, labels)
     if average == "micro":
         tp, fn = tp.sum(keepdims=True), fn.sum(keepdims=True)
     return _average(_divide(tp, tp + fn, "Recall", "no true samples"), tp + fn, average)
 
 
-def f1_score(y_true: Any, y_pred: Any, average: str | None = "binary") -> float | np.ndarray:
+def f1_score(y_true: Any, y_pred: Any, average: str | None = "binary", labels: Any = None) -> float | np.ndarray:
     """The harmonic mean of precision and recall, 2PR / (P + R) = 2TP / (2TP + FP + FN).
 
     The count form is used, so F1 is 0.0 with a warning only when TP + FP + FN = 0 (scikit-learn >= 1.3).
     """
-    tp, fp, fn = _class_counts(y_true, y_pred, average)
+    tp, fp, fn = _class_counts(y_true, y_pred, average, labels)
     support = tp + fn
     if average == "micro":
         tp, fp, fn = tp.sum(keepdims=True), fp.sum(keepdims=True), fn.sum(keepdims=True)

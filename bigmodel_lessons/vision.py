@@ -324,18 +324,19 @@ def predict_digit(model, image):
 
 # --------------------------------------------------------------------------- evaluation
 def per_class_report(y_true, y_pred, class_names=DIGITS):
-    """Precision, recall and F1 per class, from :func:`bigmodel_lessons.metrics.confusion_matrix` over every
-    class in ``class_names`` (one that never occurs gets zeros, not a missing row), as a DataFrame."""
+    """Precision, recall and F1 per class (from :mod:`bigmodel_lessons.metrics`, over every class in
+    ``class_names``: one that never occurs gets zeros, not a missing row) as a DataFrame."""
     import pandas as pd
 
     from . import metrics
 
-    cm = metrics.confusion_matrix(y_true, y_pred, labels=np.arange(len(class_names)))
-    tp, predicted, actual = np.diag(cm).astype(float), cm.sum(axis=0), cm.sum(axis=1)
-    ratio = lambda a, b: np.divide(a, b, out=np.zeros_like(a), where=b > 0)  # noqa: E731 (0 for 0/0)
-    return pd.DataFrame({"precision": ratio(tp, predicted), "recall": ratio(tp, actual),
-                         "f1": ratio(2 * tp, predicted + actual), "support": actual},
-                        index=pd.Index(class_names, name="class")).round(3)
+    labels = np.arange(len(class_names))
+    return pd.DataFrame({
+        "precision": metrics.precision(y_true, y_pred, average=None, labels=labels),
+        "recall": metrics.recall(y_true, y_pred, average=None, labels=labels),
+        "f1": metrics.f1_score(y_true, y_pred, average=None, labels=labels),
+        "support": np.bincount(np.asarray(y_true), minlength=len(class_names)),
+    }, index=pd.Index(class_names, name="class")).round(3)
 
 
 def confident_mistakes(y_true, probabilities, n: int = 12) -> np.ndarray:
@@ -493,11 +494,6 @@ def _fixes_the_article_model(build) -> bool:
             and min(losses) >= 0 and float(np.mean(probabilities.argmax(axis=1) == y_new)) >= 0.9)
 
 
-exercise(f"{NB}.conv_params", 3 * 3 * 1 * 32 + 32, rtol=0,
-         hint="Each of the 32 filters has 3 × 3 weights per input channel (1 here) plus one bias.")
-exercise(f"{NB}.accuracy_standard_error", math.sqrt(0.97 * 0.03 / 1000), rtol=1e-2,
-         hint="Each test image is a coin flip that comes up 'correct' with p = 0.97: the standard error of a "
-              "share is sqrt(p (1 - p) / n).")
 def _scores_all_zeros_outputs(fn) -> bool:
     """The learner's function on one-hot labels with 4, 7 and 10 classes it has not seen: 3/4, 6/7, 9/10."""
     rng = np.random.default_rng(5)
@@ -508,6 +504,11 @@ def _scores_all_zeros_outputs(fn) -> bool:
     return True
 
 
+exercise(f"{NB}.conv_params", 3 * 3 * 1 * 32 + 32, rtol=0,
+         hint="Each of the 32 filters has 3 × 3 weights per input channel (1 here) plus one bias.")
+exercise(f"{NB}.accuracy_standard_error", math.sqrt(0.97 * 0.03 / 1000), rtol=1e-2,
+         hint="Each test image is a coin flip that comes up 'correct' with p = 0.97: the standard error of a "
+              "share is sqrt(p (1 - p) / n).")
 exercise(f"{NB}.fixed_model", compare=_fixes_the_article_model,
          hint="One image has exactly one digit out of ten: 10 outputs with softmax, and the cross-entropy that goes "
               "with it for integer labels 0-9 (not one-hot vectors). The check trains your model briefly and "

@@ -114,6 +114,14 @@ def test_multiclass_averages(pair, average):
         close(quietly(ours, *pair, average=average), quietly(theirs, *pair, average=average))
 
 
+def test_per_class_scores_over_given_labels_like_sklearn():
+    y_true, y_pred, labels = [0, 1, 2, 0, 1], [0, 1, 1, 0, 2], [0, 1, 2, 3]  # class 3 never occurs
+    for ours, theirs in [(m.precision, skm.precision_score), (m.recall, skm.recall_score), (m.f1_score, skm.f1_score)]:
+        got = quietly(ours, y_true, y_pred, average=None, labels=labels)
+        assert got.shape == (4,) and got[3] == 0.0
+        close(got, quietly(theirs, y_true, y_pred, average=None, labels=labels))
+
+
 def test_zero_division_warns_and_gives_zero_like_sklearn():
     with pytest.warns(m.UndefinedMetricWarning, match="Precision"):
         assert m.precision([1, 0], [0, 0]) == 0.0
