@@ -154,6 +154,9 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from .course import skip_iri_grammar
+
+    skip_iri_grammar()
     args = parser().parse_args(argv)
     try:
         return args.run(args)

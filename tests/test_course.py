@@ -159,6 +159,20 @@ def test_record_metric_and_check_write_json_and_reject_non_numbers(tmp_path, mon
     assert json.loads((tmp_path / "c.json").read_text()) == {"00_start_here.overfitting": True}
 
 
+def test_the_runner_reads_and_validates_notebooks_without_the_iri_grammar():
+    """skip_iri_grammar keeps rfc3987_syntax (2.6 s of parser building per process) out, and nbformat still
+    validates: a notebook with a malformed cell is refused, a good one passes."""
+    import subprocess
+
+    probe = ("import sys; from bigmodel_lessons.course import skip_iri_grammar; skip_iri_grammar(); "
+             "import nbformat; from nbformat.v4 import new_code_cell, new_notebook; "
+             "nbformat.validate(new_notebook(cells=[new_code_cell('x = 1')])); "
+             "bad = new_notebook(cells=[new_code_cell('x = 1')]); bad.cells[0]['outputs'] = 'none'; "
+             "print(not nbformat.validator.isvalid(bad), sys.modules.get('rfc3987_syntax', 'absent'))")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["True", "None"]
+
+
 def test_the_runner_and_the_package_start_without_tensorflow():
     """The process that runs each notebook only drives papermill, and the CLI starts in a blink: importing the
     package must not load TensorFlow (4–5 s, once per notebook executed). A chapter module still loads it."""
