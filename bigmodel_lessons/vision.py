@@ -38,6 +38,8 @@ FAST_TRAIN_IMAGES = 4_000  # fast mode trains on at most this many images (the o
 # Fast mode validates on at most this many images: there the curves only show how training goes (on one core,
 # validating the CNN on all 6,000 images took a quarter of its fit time; bench/fast_validation.py).
 FAST_VAL_IMAGES = 1_000
+# Fast mode's CNN epochs: with 8, chapter 05 took 105 s on one core, past its 90 s (bench/RESULTS.md).
+FAST_CNN_EPOCHS = 4
 
 
 # --------------------------------------------------------------------------- data
@@ -284,13 +286,12 @@ def cnn_recipe(n_train: int, fast: bool) -> tuple[int, bool]:
     """Epochs and augmentation for the CNN, from the training-set size: ``epochs, augment``.
 
     Augmentation pays off only when images are scarce (under 10,000) and training is long enough to profit:
-    40 epochs. A 54,000-image set learns more per pass and gets 6 epochs without it. Fast mode: 8 epochs at
-    most, no augmentation (too few passes for it to pay off).
+    40 epochs. A 54,000-image set learns more per pass and gets 6 epochs without it. Fast mode: 4 epochs, no
+    augmentation (too few passes for it to pay off).
     """
-    small = n_train < AUGMENT_BELOW
     if fast:
-        return (8 if small else 6), False
-    return (40, True) if small else (6, False)
+        return FAST_CNN_EPOCHS, False
+    return (40, True) if n_train < AUGMENT_BELOW else (6, False)
 
 
 def train_cnn(X, y, validation_data, device: Device, fast: bool, augment: bool | None = None):

@@ -121,8 +121,8 @@ def test_mixed_precision_model_trains_with_loss_scaling_and_float32_probabilitie
 def test_cnn_recipe_augments_only_small_sets_in_full_mode():
     assert vision.cnn_recipe(3_600, fast=False) == (40, True)
     assert vision.cnn_recipe(54_000, fast=False) == (6, False)
-    assert vision.cnn_recipe(3_600, fast=True) == (8, False)
-    assert vision.cnn_recipe(54_000, fast=True) == (6, False)
+    assert vision.cnn_recipe(3_600, fast=True) == (vision.FAST_CNN_EPOCHS, False)
+    assert vision.cnn_recipe(54_000, fast=True) == (vision.FAST_CNN_EPOCHS, False)
 
 
 def test_learning_rate_warms_up_then_decays_to_zero():
