@@ -2,15 +2,16 @@
 
 Usage: BIGMODEL_DATA_DIR=../shared/data .venv/bin/python bench/cnn_choices.py [--only schedule,augment,fashion]
 
-Each comparison trains the chapter's CNN (``vision.build_cnn``, batch 128, seed 42) twice, changing one thing:
+Each comparison trains the chapter's CNN (``vision.build_cnn``, the device's batch: 128 on a CPU, seed 42) twice,
+changing one thing:
 
 - ``schedule``: the offline sample's 3,600 training images (the chapter's split), 10 epochs, no augmentation;
   a constant learning rate of 0.001 (the articles' Adam default) against the chapter's warm-up + cosine schedule
   peaking at ``vision.CNN_PEAK_LR``.
-- ``augment``: the same 3,600 images, 40 epochs (``cnn_recipe``'s full mode for small sets), the schedule;
-  without and with augmentation.
-- ``fashion``: Fashion-MNIST's 54,000 training images after the chapter's split, 6 epochs, the schedule;
-  without and with augmentation; for the run without (the chapter's full-mode recipe), §8's claims: recall
+- ``augment``: the same 3,600 images, ``vision.train_cnn`` in full mode (``cnn_recipe``: 40 epochs, the
+  schedule) with augmentation off and on.
+- ``fashion``: Fashion-MNIST's 54,000 training images after the chapter's split, ``vision.train_cnn`` in full
+  mode (6 epochs, the schedule) with augmentation off and on; for the run without (the chapter's full-mode recipe), §8's claims: recall
   per class and the most confused pairs.
 
 Scored on the official 10,000-image test sets (MNIST's needs ``BIGMODEL_DATA_DIR``; none of its images is in the
@@ -24,19 +25,12 @@ import math
 import os
 import time
 
-import numpy as np
-
 import bigmodel_lessons as bml
 from bigmodel_lessons import data, metrics, vision
+from full_mnist import loadavg  # bench/full_mnist.py, beside this script
 
 SEED = 42
-BATCH = 128  # the CPU recipe's batch size (vision.configure_device on a CPU)
 COMPARISONS = ("schedule", "augment", "fashion")
-
-
-def loadavg() -> str:
-    with open("/proc/loadavg") as f:
-        return " ".join(f.read().split()[:3])
 
 
 def offline_sample():
@@ -52,23 +46,32 @@ def offline_sample():
     return X, y
 
 
-def train_and_score(X, y, X_test, y_test, *, epochs: int, augment: bool, schedule: bool) -> dict:
-    """Split as the chapter does, train one CNN, score it on the test set: accuracy, its 95% half-width, fit s."""
+def ten_epochs(learning_rate_schedule: bool, device):
+    """§3's schedule comparison: the CNN without augmentation, 10 epochs, the chapter's schedule or Adam's 0.001."""
+    def train(X, y, validation_data):
+        model = vision.build_cnn(False, device.precision)
+        lr = (vision.cosine_learning_rate(vision.CNN_PEAK_LR, 10, math.ceil(len(X) / device.batch_size))
+              if learning_rate_schedule else 1e-3)
+        history, seconds = vision.train_classifier(model, X, y, validation_data, epochs=10,
+                                                   batch_size=device.batch_size, learning_rate=lr)
+        return model, history, seconds
+    return train
+
+
+def train_and_score(train, X, y, X_test, y_test) -> dict:
+    """Split as the chapter does, ``train(X, y, validation_data) -> model, history, seconds`` from a fresh
+    session and seed, score on the test set: images, epochs, accuracy, its 95% half-width, fit s, predictions."""
     import keras
 
     X_train, X_val, y_train, y_val = vision.split_validation(X, y, seed=SEED)
     keras.backend.clear_session()
     bml.seed_everything(SEED)
-    model = vision.build_cnn(augment)
-    lr = (vision.cosine_learning_rate(vision.CNN_PEAK_LR, epochs, math.ceil(len(X_train) / BATCH)) if schedule
-          else 1e-3)
-    _, seconds = vision.train_classifier(model, X_train, y_train, (X_val, y_val), epochs=epochs, batch_size=BATCH,
-                                         learning_rate=lr)
+    model, history, seconds = train(X_train, y_train, (X_val, y_val))
     y_pred = vision.predict_digit(model, X_test)[0]
     accuracy = metrics.accuracy(y_test, y_pred)
     half_width = 1.96 * math.sqrt(accuracy * (1 - accuracy) / len(y_test))
-    return dict(images=len(X_train), epochs=epochs, accuracy=accuracy, half_width=half_width, seconds=seconds,
-                y_pred=y_pred)
+    return dict(images=len(X_train), epochs=len(history.history["loss"]), accuracy=accuracy, half_width=half_width,
+                seconds=seconds, y_pred=y_pred)
 
 
 def show_classes(y_test, y_pred, names) -> None:
@@ -89,6 +92,8 @@ def main() -> None:
         parser.error(f"unknown comparisons {sorted(set(which) - set(COMPARISONS))}; choose from {COMPARISONS}")
     bml.start(False, SEED)
     print(f"# {time.strftime('%Y-%m-%d %H:%M')} · {os.cpu_count()} CPUs · load average before: {loadavg()}")
+    device = vision.configure_device()
+    recipe = lambda augment: lambda *split: vision.train_cnn(*split, device, fast=False, augment=augment)  # noqa: E731
     rows = []
     if {"schedule", "augment"} & set(which):
         X, y = offline_sample()
@@ -96,17 +101,17 @@ def main() -> None:
         if "schedule" in which:
             for schedule in (False, True):
                 label = "warm-up + cosine, peak 0.005" if schedule else "constant 0.001"
-                rows.append(("offline sample, " + label, train_and_score(X, y, X_test, y_test, epochs=10,
-                                                                          augment=False, schedule=schedule)))
+                rows.append(("offline sample, " + label,
+                             train_and_score(ten_epochs(schedule, device), X, y, X_test, y_test)))
         if "augment" in which:
             for augment in (False, True):
                 rows.append((f"offline sample, {'with' if augment else 'no'} augmentation",
-                             train_and_score(X, y, X_test, y_test, epochs=40, augment=augment, schedule=True)))
+                             train_and_score(recipe(augment), X, y, X_test, y_test)))
     if "fashion" in which:
         (X, y), (X_test, y_test), source = data.load_fashion_mnist()
         for augment in (False, True):
             rows.append((f"Fashion-MNIST, {'with' if augment else 'no'} augmentation",
-                         train_and_score(X, y, X_test, y_test, epochs=6, augment=augment, schedule=True)))
+                         train_and_score(recipe(augment), X, y, X_test, y_test)))
             if not augment:  # chapter 05's full-mode recipe for 54,000 images
                 print("Fashion-MNIST, the chapter's full-mode CNN (6 epochs, no augmentation), per class:")
                 show_classes(y_test, rows[-1][1]["y_pred"], vision.FASHION_CLASSES)
