@@ -135,9 +135,10 @@ def test_under_adam_only_the_ratio_of_the_lambdas_moves_the_weights():
         return np.concatenate([w.ravel() for w in model.get_weights()])
 
     start = (keras.utils.set_random_seed(0), ft.build_multitask(8, (1.0, 1.0), hidden=4))[1]
-    moved = np.max(np.abs(trained((1.0, 1.0)) - np.concatenate([w.ravel() for w in start.get_weights()])))
-    assert np.max(np.abs(trained((1.0, 1.0)) - trained((10.0, 10.0)))) < 1e-3 * moved
-    assert np.max(np.abs(trained((1.0, 1.0)) - trained((1.0, 10.0)))) > 0.1 * moved
+    equal = trained((1.0, 1.0))
+    moved = np.max(np.abs(equal - np.concatenate([w.ravel() for w in start.get_weights()])))
+    assert np.max(np.abs(equal - trained((10.0, 10.0)))) < 1e-3 * moved
+    assert np.max(np.abs(equal - trained((1.0, 10.0)))) > 0.1 * moved
 
 
 def test_lora_param_count_rejects_bad_input():
@@ -261,27 +262,36 @@ def _tiny_gpt_task():
     return cfg, X, (X[:, -1] > 5).astype("float32")
 
 
-@pytest.mark.parametrize("reset", [True, False])
-def test_a_reset_classifier_trains_exactly_as_a_new_one(reset):
-    """learning_curve reuses one compiled classifier; reset to a run's starting weights and a fresh optimizer,
-    it must end where a new model trained on that run ends (without the optimizer reset it does not)."""
+def _new_classifier(cfg):
+    from bigmodel_lessons import transformer
+
+    return ft.compile_classifier(ft.build_gpt_classifier(transformer.build_gpt(cfg)), lr=1e-2)
+
+
+@pytest.fixture(scope="module")
+def new_classifier_run():
+    """A tiny classification task, "pretrained" weights, and the weights a new classifier ends with on it."""
     from bigmodel_lessons import transformer
 
     cfg, X, y = _tiny_gpt_task()
     pretrained = transformer.build_gpt(cfg).get_weights()
-
-    def new_classifier():
-        return ft.compile_classifier(ft.build_gpt_classifier(transformer.build_gpt(cfg)), lr=1e-2)
-
-    fresh = new_classifier()
+    fresh = _new_classifier(cfg)
     fresh.set_weights(ft.starting_weights(cfg, 1, pretrained))
     ft.train_classifier(fresh, X, y, X, y, steps=5, batch_size=8, seed=1)
-    reused = new_classifier()
+    return cfg, X, y, pretrained, fresh.get_weights()
+
+
+@pytest.mark.parametrize("reset", [True, False])
+def test_a_reset_classifier_trains_exactly_as_a_new_one(new_classifier_run, reset):
+    """learning_curve reuses one compiled classifier; reset to a run's starting weights and a fresh optimizer,
+    it must end where a new model trained on that run ends (without the optimizer reset it does not)."""
+    cfg, X, y, pretrained, fresh_weights = new_classifier_run
+    reused = _new_classifier(cfg)
     reused.set_weights(ft.starting_weights(cfg, 0))
     ft.train_classifier(reused, X, y, X, y, steps=5, batch_size=8, seed=0)  # an earlier run
     reused.set_weights(ft.starting_weights(cfg, 1, pretrained))
     if reset:
         ft.reset_optimizer(reused.optimizer)
     ft.train_classifier(reused, X, y, X, y, steps=5, batch_size=8, seed=1)
-    gap = max(np.max(np.abs(a - b)) for a, b in zip(fresh.get_weights(), reused.get_weights()))
+    gap = max(np.max(np.abs(a - b)) for a, b in zip(fresh_weights, reused.get_weights()))
     assert (gap < 1e-6) == reset, f"largest weight difference {gap:.1e}"

@@ -114,7 +114,7 @@ def test_a_check_that_passes_without_its_solution_fails_the_chapters_run(tmp_pat
     nb.metadata.kernelspec = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nbformat.write(nb, tmp_path / "nb.ipynb")
     shutil.copy(Path(__file__).parents[1] / "conftest.py", tmp_path)
-    (tmp_path / "pytest.ini").write_text("[pytest]\naddopts = --nbval-lax --nbval-current-env -p no:cacheprovider\n")
+    (tmp_path / "pytest.ini").write_text("[pytest]\naddopts = -p bigmodel_lessons.pytest_plugin --nbval-lax --nbval-current-env -p no:cacheprovider\n")
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}  # not this run's options or worker
     run = subprocess.run([sys.executable, "-m", "pytest", "nb.ipynb", "-q", "-rf"], cwd=tmp_path, env=env,
                          capture_output=True, text=True, timeout=600)
