@@ -107,6 +107,19 @@ def test_peak_memory_stops_sampling_when_its_process_exits():
     assert not sampler._thread.is_alive() and sampler.stop() > 0
 
 
+def test_peak_memory_samples_often_but_lists_the_process_tree_seldom(monkeypatch):
+    """Listing a process's children reads all of /proc: done every TREE_EVERY (0.25) s, not at every sample."""
+    listings, samples = [], []
+    children, memory_info = psutil.Process.children, psutil.Process.memory_info
+    monkeypatch.setattr(psutil.Process, "children", lambda p, recursive=False: listings.append(1) or
+                        children(p, recursive=recursive))
+    monkeypatch.setattr(psutil.Process, "memory_info", lambda p: samples.append(1) or memory_info(p))
+    proc = psutil.Popen([sys.executable, "-c", "import time; time.sleep(0.6)"])
+    sampler = PeakMemory(proc.pid, interval=0.01).start()
+    proc.wait()
+    assert sampler.stop() > 0 and len(samples) >= 10 and 1 <= len(listings) <= 4, (len(samples), len(listings))
+
+
 def test_the_cell_running_at_a_moment_is_the_last_one_started_before_it():
     nb = new_notebook(cells=[new_code_cell("FAST = None"), new_code_cell("FAST = True"), new_code_cell("x = 1"),
                              nbformat.v4.new_markdown_cell("text"), new_code_cell("# NBVAL_CHECK_OUTPUT\n\n  y = np.ones(10**9)\nz = 2"),
