@@ -27,8 +27,8 @@ def _notebook(tmp_path, *sources):
 def test_execute_collects_metrics_checks_and_the_kernels_memory(tmp_path):
     path = _notebook(tmp_path, "FAST = None", "from bigmodel_lessons.course import record_check, record_metric\n"
                      "import numpy as np\nblock = np.ones(200 * 2**20 // 8)  # 200 MB\nrecord_metric('answer', 42)\n"
-                     "record_check('00_start_here.overfitting', True)\nimport time; time.sleep(0.5)",
-                     "del block\nimport time; time.sleep(0.5)")
+                     "record_check('00_start_here.overfitting', True)\nimport time; time.sleep(0.5)\ndel block",
+                     "time.sleep(0.5)")  # freed inside cell 1: the next cell's first moments cannot top its peak
     result = execute(path, tmp_path / "out" / "nb.ipynb")
     assert result.status == "ok", result.error
     assert result.metrics == {"answer": 42.0} and result.checks == {"00_start_here.overfitting": True}
