@@ -101,6 +101,17 @@ def return_freed_memory() -> None:
             trim(0)
 
 
+def build_optimizer(model):
+    """Create a compiled model's optimizer state (Adam's two moments per weight) now, not in its first ``fit``.
+
+    Keras 3 on TensorFlow creates it while tracing the first training step, and a ``tf.function`` that creates
+    variables is traced twice (tensorflow/tensorflow#48851): a tiny GPT's first ``fit`` took 9.2 s instead of
+    4.7 s. Training is unchanged: the same variables, in the same order, all zeros. Compiled metrics
+    (``metrics=["accuracy"]``) are still created in the trace, so a model compiled with them gains nothing."""
+    model.optimizer.build(model.trainable_variables)
+    return model
+
+
 def gpu_devices() -> list[str]:
     """Names of the GPUs TensorFlow can see (empty on a CPU-only machine)."""
     quiet_tensorflow()

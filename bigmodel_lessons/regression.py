@@ -17,7 +17,7 @@ from numbers import Real
 import numpy as np
 
 from . import metrics
-from .env import quiet_tensorflow
+from .env import build_optimizer, quiet_tensorflow
 from .exercises import exercise
 
 keras = quiet_tensorflow()
@@ -272,7 +272,7 @@ def build_mlp(X_train, log_features=(), location_cells: int = 0, hidden=(128, 12
         x = layers.Dense(units, activation="relu")(x)
     model = keras.Model(inputs, layers.Dense(1)(x))
     model.compile(optimizer=keras.optimizers.Adam(learning_rate=lr), loss="mse")
-    return model
+    return build_optimizer(model)
 
 
 def training_epochs(n_train: int, fast: bool) -> int:

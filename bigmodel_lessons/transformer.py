@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .economics import LearnedPositions, transformer_params
-from .env import quiet_tensorflow
+from .env import build_optimizer, quiet_tensorflow
 from .exercises import exercise
 
 keras = quiet_tensorflow()
@@ -215,7 +215,7 @@ def compile_gpt(model: keras.Model, lr: float = 1e-3, steps: int = 1000, warmup_
                                                       warmup_target=lr, warmup_steps=warmup_steps)
     model.compile(optimizer=keras.optimizers.Adam(schedule, beta_2=0.99, global_clipnorm=1.0),
                   loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
-    return model
+    return build_optimizer(model)
 
 
 # --------------------------------------------------------------------------- data for next-token prediction

@@ -55,6 +55,29 @@ def test_seed_everything_makes_numpy_and_keras_repeatable():
     np.testing.assert_array_equal(runs[0][1], runs[1][1])
 
 
+def test_build_optimizer_lets_the_first_fit_trace_its_training_step_once_with_the_same_result():
+    import numpy as np
+    keras = env.quiet_tensorflow()
+    X = np.random.default_rng(0).normal(size=(64, 5)).astype("float32")
+    y = X @ np.arange(5, dtype="float32")
+
+    def first_fit(build: bool):
+        keras.utils.set_random_seed(0)
+        model = keras.Sequential([keras.Input((5,)), keras.layers.Dense(4, activation="relu"), keras.layers.Dense(1)])
+        model.compile(optimizer=keras.optimizers.Adam(0.01), loss="mse")
+        if build:
+            assert env.build_optimizer(model) is model and model.optimizer.built
+        traces, train_step = [], model.train_step
+        model.train_step = lambda data: traces.append(data) or train_step(data)  # its Python runs once per trace
+        model.fit(X, y, batch_size=16, epochs=2, verbose=0)
+        return len(traces), model.get_weights()
+
+    (lazy_traces, lazy_weights), (built_traces, built_weights) = first_fit(False), first_fit(True)
+    assert (lazy_traces, built_traces) == (2, 1)  # Keras left alone creates Adam's moments inside the trace
+    for lazy, built in zip(lazy_weights, built_weights):
+        np.testing.assert_array_equal(lazy, built)
+
+
 @pytest.mark.skipif(platform.system() != "Linux", reason="malloc_trim is glibc's; other allocators return memory themselves")
 def test_free_memory_hands_freed_heap_pages_back():
     process = psutil.Process()
