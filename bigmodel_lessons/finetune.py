@@ -85,7 +85,7 @@ def compile_classifier(model, lr: float):
     """Adam with gradient clipping and binary cross-entropy, as every GPT fine-tuning in section 1 uses."""
     keras = quiet_tensorflow()
     model.compile(optimizer=keras.optimizers.Adam(lr, global_clipnorm=1.0), loss="binary_crossentropy")
-    return build_optimizer(model)
+    return build_optimizer(model)  # Adam's state now, so TensorFlow traces the first step once
 
 
 def train_classifier(model, X, y, X_test, y_test, *, steps: int, batch_size: int = 32, seed: int = 0) -> float:
@@ -348,7 +348,7 @@ def build_multitask(d_in: int, loss_weights: tuple[float, float], hidden: int = 
     model = keras.Model(inputs, outputs, name="multitask")
     model.compile(optimizer=keras.optimizers.Adam(lr), loss={t: "binary_crossentropy" for t in TASKS},
                   loss_weights=dict(zip(TASKS, loss_weights)))
-    return build_optimizer(model)
+    return build_optimizer(model)  # Adam's state now, so TensorFlow traces the first step once
 
 
 def train_multitask(E_train, labels_train, E_test, labels_test, loss_weights, *, epochs: int, seed: int = 0):

@@ -272,7 +272,7 @@ def build_mlp(X_train, log_features=(), location_cells: int = 0, hidden=(128, 12
         x = layers.Dense(units, activation="relu")(x)
     model = keras.Model(inputs, layers.Dense(1)(x))
     model.compile(optimizer=keras.optimizers.Adam(learning_rate=lr), loss="mse")
-    return build_optimizer(model)
+    return build_optimizer(model)  # Adam's state now, so TensorFlow traces the first step once
 
 
 def training_epochs(n_train: int, fast: bool) -> int:

@@ -553,7 +553,7 @@ def train_bigram_model(train_ids, vocab_size: int, *, epochs: int, n_ctx: int = 
     model.compile(optimizer=keras.optimizers.Adam(learning_rate),
                   loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
                   steps_per_execution=STEPS_PER_EXECUTION, jit_compile=False)
-    build_optimizer(model)
+    build_optimizer(model)  # Adam's state now, so TensorFlow traces the first step once
     history = model.fit(*next_token_blocks(train_ids, n_ctx), epochs=epochs, batch_size=batch_size, verbose=0)
     return model, history
 

@@ -215,7 +215,7 @@ def compile_gpt(model: keras.Model, lr: float = 1e-3, steps: int = 1000, warmup_
                                                       warmup_target=lr, warmup_steps=warmup_steps)
     model.compile(optimizer=keras.optimizers.Adam(schedule, beta_2=0.99, global_clipnorm=1.0),
                   loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
-    return build_optimizer(model)
+    return build_optimizer(model)  # Adam's state now, so TensorFlow traces the first step once
 
 
 # --------------------------------------------------------------------------- data for next-token prediction
