@@ -112,6 +112,16 @@ def build_optimizer(model):
     return model
 
 
+def predict_in_batches(model, X, batch_size: int = 256):
+    """``model.predict(X, batch_size)`` as a plain loop over batches, for models compiled with
+    ``steps_per_execution``: Keras' predict traces that many copies of the model into one graph (fit and evaluate
+    loop instead), 3.1 s of tracing before chapter 05's CNN predicted 10,000 images in 2.1 s."""
+    import numpy as np
+
+    batches = (X[i:i + batch_size] for i in range(0, len(X), batch_size))
+    return np.concatenate([np.asarray(model(batch, training=False)) for batch in batches])
+
+
 def gpu_devices() -> list[str]:
     """Names of the GPUs TensorFlow can see (empty on a CPU-only machine)."""
     quiet_tensorflow()

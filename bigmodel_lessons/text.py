@@ -15,7 +15,7 @@ import warnings
 
 import numpy as np
 
-from .env import build_optimizer, quiet_tensorflow
+from .env import build_optimizer, predict_in_batches, quiet_tensorflow
 from .exercises import exercise
 
 
@@ -420,7 +420,7 @@ def predict_sentiment(model, texts) -> np.ndarray:
         warnings.warn(f"{len(cut)} of {len(longer)} texts (indices {cut[:10]}) have more than the "
                       f"{vectorizer.get_config()['output_sequence_length']} tokens the model reads; the rest was "
                       "cut off and not read.", UserWarning, stacklevel=2)
-    return model.predict(strings, batch_size=256, verbose=0).ravel()
+    return predict_in_batches(model, strings).ravel()
 
 
 def _longer_than_kept(vectorizer, strings) -> np.ndarray:

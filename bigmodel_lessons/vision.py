@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .env import quiet_tensorflow, use_gpu
+from .env import predict_in_batches, quiet_tensorflow, use_gpu
 from .exercises import exercise
 
 IMAGE_SHAPE = (28, 28)
@@ -307,7 +307,7 @@ def train_cnn(X, y, validation_data, device: Device, fast: bool, augment: bool |
 
 def predict_proba(model, images) -> np.ndarray:
     """Class probabilities ``(n, 10)`` for images in any form :func:`check_images` accepts."""
-    return model.predict(prepare_images(images), batch_size=256, verbose=0)
+    return predict_in_batches(model, prepare_images(images))
 
 
 def predict_digit(model, image):

@@ -78,6 +78,19 @@ def test_build_optimizer_lets_the_first_fit_trace_its_training_step_once_with_th
         np.testing.assert_array_equal(lazy, built)
 
 
+def test_predict_in_batches_equals_keras_predict_with_steps_per_execution_and_a_partial_last_batch():
+    import numpy as np
+    keras = env.quiet_tensorflow()
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((5,)), keras.layers.Dense(8, activation="relu"), keras.layers.Dropout(0.5),
+                              keras.layers.Dense(3, activation="softmax")])
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", steps_per_execution=4)
+    X = np.random.default_rng(0).normal(size=(37, 5)).astype("float32")  # 37 = 4 batches of 8 and one of 5
+    y_hat = env.predict_in_batches(model, X, batch_size=8)
+    assert y_hat.shape == (37, 3) and isinstance(y_hat, np.ndarray)
+    np.testing.assert_allclose(y_hat, model.predict(X, batch_size=8, verbose=0), atol=1e-6)  # dropout off in both
+
+
 @pytest.mark.skipif(platform.system() != "Linux", reason="malloc_trim is glibc's; other allocators return memory themselves")
 def test_free_memory_hands_freed_heap_pages_back():
     process = psutil.Process()
