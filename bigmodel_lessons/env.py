@@ -113,9 +113,9 @@ def build_optimizer(model):
 
 
 def predict_in_batches(model, X, batch_size: int = 256):
-    """``model.predict(X, batch_size)`` as a plain loop over batches, for models compiled with
-    ``steps_per_execution``: Keras' predict traces that many copies of the model into one graph (fit and evaluate
-    loop instead): chapter 05's CNN took 5.2 s to predict 10,000 images the first time, this loop 2.1 s."""
+    """``model.predict(X, batch_size)`` as a plain eager loop over batches: no graph to trace. For a model compiled
+    with ``steps_per_execution``, Keras' predict traces that many copies of the model into one graph (fit and
+    evaluate loop instead): chapter 05's CNN took 5.2 s to predict 10,000 images the first time, this loop 2.1 s."""
     import numpy as np
 
     batches = (X[i:i + batch_size] for i in range(0, len(X), batch_size))

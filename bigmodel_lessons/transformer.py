@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .economics import LearnedPositions, transformer_params
-from .env import build_optimizer, quiet_tensorflow
+from .env import build_optimizer, predict_in_batches, quiet_tensorflow
 from .exercises import exercise
 
 keras = quiet_tensorflow()
@@ -274,9 +274,9 @@ class TrainResult:
 def evaluate_loss(model: keras.Model, X, y, batch_size: int = 64) -> float:
     """Mean cross-entropy (nats per token) of the model's next-token predictions on windows X -> y (run
     eagerly, batch by batch: no graph to trace for a model evaluated only a few times)."""
-    losses = [keras.losses.sparse_categorical_crossentropy(y[i:i + batch_size], model(X[i:i + batch_size]),
-                                                           from_logits=True) for i in range(0, len(X), batch_size)]
-    return float(np.mean(np.concatenate([keras.ops.convert_to_numpy(loss).ravel() for loss in losses])))
+    logits = predict_in_batches(model, X, batch_size)
+    losses = keras.losses.sparse_categorical_crossentropy(y, logits, from_logits=True)
+    return float(np.mean(keras.ops.convert_to_numpy(losses)))
 
 
 def train_gpt(model: keras.Model, train_ids, val_ids, steps: int, batch_size: int = 32, lr: float = 1e-3,
